@@ -1,0 +1,78 @@
+/*
+ * os.h - the OS-specific calls, behind small interfaces so that a Windows
+ * backend can be added without touching the modules (os_linux.c is the only
+ * implementation today).
+ *
+ * Return values: 1 ok, 0 unsupported here (not an error: callers say
+ * "unsupported" and go on), -1 error (err filled).
+ */
+#ifndef HW_OS_H
+#define HW_OS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* ---- file extents (FIEMAP) ---- */
+struct hw_extent {
+	uint64_t logical;    /* bytes */
+	uint64_t physical;   /* bytes */
+	uint64_t length;     /* bytes */
+	uint32_t flags;      /* HW_EXTENT_* */
+};
+#define HW_EXTENT_LAST 1u
+#define HW_EXTENT_UNKNOWN 2u      /* location unknown (delalloc, inline) */
+#define HW_EXTENT_UNWRITTEN 4u
+
+/* all extents of fd, looping until the last one; *v_r malloc'd */
+int hw_os_extents(int fd, const char *display_path, struct hw_extent **v_r, size_t *n_r,
+		  struct hw_error *err);
+/* fragments as filefrag counts them: 1 + the number of breaks in physical
+   continuity between consecutive extents; 0 for an empty file */
+size_t hw_extents_fragments(const struct hw_extent *v, size_t n);
+
+/* filesystem block size of fd */
+int hw_os_block_size(int fd, uint32_t *bs_r, struct hw_error *err);
+
+/* preallocate len bytes (no size change if keep_size); 0 when unsupported */
+int hw_os_preallocate(int fd, const char *display_path, off_t len, bool keep_size,
+		      struct hw_error *err);
+
+/* swap the data of orig with donor's (EXT4_IOC_MOVE_EXT) for [0, len):
+   1 whole range moved, 0 unsupported or partial (EBUSY, EOPNOTSUPP, EINVAL:
+   caller falls back to the rename path; *moved_r says how much moved),
+   -1 error */
+int hw_os_move_extents(int orig_fd, int donor_fd, uint64_t len, uint64_t *moved_r,
+		       const char *display_path, struct hw_error *err);
+
+/* drop fd's pages from the page cache (best effort) */
+void hw_os_evict(int fd);
+
+/* free bytes available to us on the filesystem of fd */
+int hw_os_free_bytes(int fd, uint64_t *free_r, struct hw_error *err);
+
+/* copy xattrs from src to dst (best effort where unsupported) */
+int hw_os_copy_xattrs(int src_fd, int dst_fd, const char *display_path, struct hw_error *err);
+
+/* ---- the folder lock (as MDaemon's writers take it) ----
+ * A lock file created in the folder with O_CREAT|O_EXCL, holding our pid;
+ * removed on release. The name is configurable (MDaemon's real name is not
+ * documented; default IMAP.LCK). Take it only around a swap, never for a scan. */
+#define HW_FOLDER_LOCK_DEFAULT "IMAP.LCK"
+struct hw_folder_lock {
+	int dirfd;       /* not owned */
+	char *name;
+	bool held;
+};
+/* 1 taken, 0 busy after timeout_ms (err says so), -1 error */
+int hw_folder_lock_take(int dirfd, const char *dirpath, const char *lockname,
+			int timeout_ms, struct hw_folder_lock *l, struct hw_error *err);
+void hw_folder_lock_release(struct hw_folder_lock *l);
+/* the configured lock name (HIWATER_FOLDER_LOCK env or the default) */
+const char *hw_folder_lock_name(void);
+void hw_folder_lock_set_name(const char *name);
+
+#endif

@@ -1,0 +1,278 @@
+/* os_linux.c - Linux backend of os.h: FIEMAP, EXT4_IOC_MOVE_EXT, fallocate,
+   fadvise, statvfs, xattrs, and the folder lock file */
+#include <errno.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+
+#include "atomic.h"
+#include "io.h"
+#include "os.h"
+#include "util.h"
+
+/* from e2fsprogs / the kernel's ext4.h: not in the uapi headers */
+struct move_extent {
+	uint32_t reserved;
+	uint32_t donor_fd;
+	uint64_t orig_start;   /* in blocks */
+	uint64_t donor_start;  /* in blocks */
+	uint64_t len;          /* in blocks */
+	uint64_t moved_len;    /* out: blocks moved */
+};
+#define EXT4_IOC_MOVE_EXT _IOWR('f', 15, struct move_extent)
+
+#define FIEMAP_BATCH 256
+
+int hw_os_extents(int fd, const char *display_path, struct hw_extent **v_r, size_t *n_r,
+		  struct hw_error *err)
+{
+	size_t sz = sizeof(struct fiemap) + FIEMAP_BATCH * sizeof(struct fiemap_extent);
+	struct fiemap *fm = hw_malloc(sz);
+	struct hw_extent *v = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t start = 0;
+	bool last = false;
+
+	*v_r = NULL;
+	*n_r = 0;
+	while (!last) {
+		memset(fm, 0, sz);
+		fm->fm_start = start;
+		fm->fm_length = FIEMAP_MAX_OFFSET - start;
+		fm->fm_flags = FIEMAP_FLAG_SYNC;
+		fm->fm_extent_count = FIEMAP_BATCH;
+		if (ioctl(fd, FS_IOC_FIEMAP, fm) < 0) {
+			int e = errno;
+			free(fm);
+			free(v);
+			if (e == EOPNOTSUPP || e == ENOTTY || e == EINVAL)
+				return 0;
+			errno = e;
+			return hw_error_sys(err, "ioctl(FIEMAP)", display_path);
+		}
+		if (fm->fm_mapped_extents == 0)
+			break;
+		for (unsigned i = 0; i < fm->fm_mapped_extents; i++) {
+			const struct fiemap_extent *fe = &fm->fm_extents[i];
+			struct hw_extent *x;
+			HW_GROW(v, cap, n + 1);
+			x = &v[n++];
+			x->logical = fe->fe_logical;
+			x->physical = fe->fe_physical;
+			x->length = fe->fe_length;
+			x->flags = 0;
+			if (fe->fe_flags & FIEMAP_EXTENT_LAST)
+				x->flags |= HW_EXTENT_LAST;
+			if (fe->fe_flags & (FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC |
+					    FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_NOT_ALIGNED))
+				x->flags |= HW_EXTENT_UNKNOWN;
+			if (fe->fe_flags & FIEMAP_EXTENT_UNWRITTEN)
+				x->flags |= HW_EXTENT_UNWRITTEN;
+			if (fe->fe_flags & FIEMAP_EXTENT_LAST)
+				last = true;
+			start = fe->fe_logical + fe->fe_length;
+		}
+		if (fm->fm_mapped_extents < FIEMAP_BATCH)
+			break;
+	}
+	free(fm);
+	*v_r = v;
+	*n_r = n;
+	return 1;
+}
+
+size_t hw_extents_fragments(const struct hw_extent *v, size_t n)
+{
+	size_t frags;
+
+	if (n == 0)
+		return 0;
+	/* as filefrag: a new fragment wherever the next extent does not start
+	   physically where the previous one ended */
+	frags = 1;
+	for (size_t i = 1; i < n; i++)
+		if (v[i].physical != v[i - 1].physical + v[i - 1].length)
+			frags++;
+	return frags;
+}
+
+int hw_os_block_size(int fd, uint32_t *bs_r, struct hw_error *err)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return hw_error_sys(err, "fstat", "(fd)");
+	*bs_r = (uint32_t)st.st_blksize;
+	return 1;
+}
+
+int hw_os_preallocate(int fd, const char *display_path, off_t len, bool keep_size,
+		      struct hw_error *err)
+{
+	int r;
+
+	if (len <= 0)
+		return 1;
+	if (keep_size)
+		r = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, len);
+	else
+		r = hw_io_fallocate(fd, 0, len);
+	if (r < 0) {
+		if (errno == EOPNOTSUPP || errno == ENOSYS)
+			return 0;
+		return hw_error_sys(err, "fallocate", display_path);
+	}
+	return 1;
+}
+
+int hw_os_move_extents(int orig_fd, int donor_fd, uint64_t len, uint64_t *moved_r,
+		       const char *display_path, struct hw_error *err)
+{
+	struct move_extent me;
+	uint32_t bs = 4096;
+	uint64_t blocks;
+
+	*moved_r = 0;
+	if (hw_os_block_size(orig_fd, &bs, err) < 0)
+		return -1;
+	blocks = (len + bs - 1) / bs;
+	if (blocks == 0)
+		return 1;
+	memset(&me, 0, sizeof(me));
+	me.donor_fd = (uint32_t)donor_fd;
+	me.len = blocks;
+	if (ioctl(orig_fd, EXT4_IOC_MOVE_EXT, &me) < 0) {
+		*moved_r = me.moved_len * bs;
+		if (errno == EOPNOTSUPP || errno == ENOTTY || errno == EINVAL || errno == EBUSY ||
+		    errno == ENODATA || errno == EXDEV)
+			return 0;
+		return hw_error_sys(err, "ioctl(EXT4_IOC_MOVE_EXT)", display_path);
+	}
+	*moved_r = me.moved_len * bs;
+	return me.moved_len >= blocks ? 1 : 0;
+}
+
+void hw_os_evict(int fd)
+{
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+}
+
+int hw_os_free_bytes(int fd, uint64_t *free_r, struct hw_error *err)
+{
+	struct statvfs sv;
+
+	if (fstatvfs(fd, &sv) < 0)
+		return hw_error_sys(err, "statvfs", "(fd)");
+	*free_r = (uint64_t)sv.f_bavail * sv.f_frsize;
+	return 1;
+}
+
+int hw_os_copy_xattrs(int src_fd, int dst_fd, const char *display_path, struct hw_error *err)
+{
+	ssize_t len = flistxattr(src_fd, NULL, 0);
+	char *names, *value = NULL;
+	size_t vcap = 0;
+	int ret = 1;
+
+	if (len < 0)
+		return errno == ENOTSUP ? 1 : hw_error_sys(err, "listxattr", display_path);
+	if (len == 0)
+		return 1;
+	names = hw_malloc((size_t)len);
+	len = flistxattr(src_fd, names, (size_t)len);
+	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(names + off) + 1) {
+		const char *name = names + off;
+		ssize_t vlen = fgetxattr(src_fd, name, NULL, 0);
+		if (vlen < 0)
+			continue;
+		HW_GROW(value, vcap, (size_t)vlen + 1);
+		vlen = fgetxattr(src_fd, name, value, (size_t)vlen);
+		if (vlen < 0)
+			continue;
+		if (fsetxattr(dst_fd, name, value, (size_t)vlen, 0) < 0 && errno != ENOTSUP &&
+		    errno != EPERM) {
+			ret = hw_error_sys(err, "setxattr", display_path);
+			break;
+		}
+	}
+	free(value);
+	free(names);
+	return ret;
+}
+
+/* ---- folder lock ---- */
+
+static char *lock_name;
+
+const char *hw_folder_lock_name(void)
+{
+	return lock_name != NULL ? lock_name : HW_FOLDER_LOCK_DEFAULT;
+}
+
+void hw_folder_lock_set_name(const char *name)
+{
+	free(lock_name);
+	lock_name = name != NULL && *name != '\0' && strchr(name, '/') == NULL ? hw_strdup(name)
+									       : NULL;
+}
+
+int hw_folder_lock_take(int dirfd, const char *dirpath, const char *lockname,
+			int timeout_ms, struct hw_folder_lock *l, struct hw_error *err)
+{
+	double deadline = hw_monotonic() + timeout_ms / 1000.0;
+	long sleep_us = 1000;
+
+	memset(l, 0, sizeof(*l));
+	l->dirfd = dirfd;
+	if (lockname == NULL)
+		lockname = hw_folder_lock_name();
+	for (;;) {
+		int fd = openat(dirfd, lockname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				0644);
+		if (fd >= 0) {
+			char line[64];
+			int n = snprintf(line, sizeof(line), "hiwater %ld\r\n", (long)getpid());
+			if (write(fd, line, (size_t)n) < 0) {
+				/* the lock is held all the same; the content is a courtesy */
+			}
+			close(fd);
+			l->name = hw_strdup(lockname);
+			l->held = true;
+			return 1;
+		}
+		if (errno != EEXIST) {
+			char *p = hw_path_join(dirpath, lockname);
+			hw_error_sys(err, "open", p);
+			free(p);
+			return -1;
+		}
+		if (hw_monotonic() >= deadline) {
+			char *p = hw_path_join(dirpath, lockname);
+			hw_error_set(err, EBUSY, "%s: folder is locked by another writer "
+				     "(waited %d ms)", p, timeout_ms);
+			free(p);
+			return 0;
+		}
+		{
+			struct timespec ts = { 0, sleep_us * 1000 };
+			nanosleep(&ts, NULL);
+		}
+		if (sleep_us < 50000)
+			sleep_us *= 2;
+	}
+}
+
+void hw_folder_lock_release(struct hw_folder_lock *l)
+{
+	if (l->held)
+		(void)unlinkat(l->dirfd, l->name, 0);
+	free(l->name);
+	l->name = NULL;
+	l->held = false;
+}
