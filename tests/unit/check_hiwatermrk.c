@@ -317,6 +317,23 @@ START_TEST(t_set_new_section)
 	ck_assert_serial(h, "; c\r\r[S]\rk=v\r");
 	hwmrk_free(&h);
 
+	/* a blank last line without ending: all new lines get one */
+	h = parse_str("[A]\r\nx=1\r\n  ");
+	ck_assert(hwmrk_set(h, "B", "y", "2"));
+	ck_assert_serial(h, "[A]\r\nx=1\r\n  \r\n[B]\r\ny=2\r\n");
+	hwmrk_free(&h);
+	h = parse_str("\xef\xbb\xbf");
+	ck_assert(hwmrk_set(h, "B", "y", "2"));
+	ck_assert_serial(h, "\xef\xbb\xbf\r\n[B]\r\ny=2\r\n");
+	hwmrk_free(&h);
+
+	/* after a lone-CR line in an LF file, the blank separator takes CR, so
+	   that it does not merge into a CRLF */
+	h = parse_str("[a]\nx=1\n; c\r");
+	ck_assert(hwmrk_set(h, "S", "k", "v"));
+	ck_assert_serial(h, "[a]\nx=1\n; c\r\r[S]\nk=v\n");
+	hwmrk_free(&h);
+
 	/* a BOM is kept in front */
 	h = parse_str("\xef\xbb\xbf[A]\r\nx=1\r\n");
 	ck_assert(hwmrk_set(h, "B", "y", "2"));
