@@ -49,6 +49,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -279,20 +280,47 @@ bool hwmrk_has_section(const struct hwmrk *h, const char *section)
 	return false;
 }
 
+/* FNV-1a over the ASCII-folded name */
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (uint8_t)ascii_lower(*s)) * 16777619u;
+	return h;
+}
+
 size_t hwmrk_keys(const struct hwmrk *h, const char *section, const char **keys, size_t max)
 {
 	struct key_iter it = { 0, false };
 	struct hwmrk_line *l;
-	size_t count = 0;
+	/* open-addressing set of the names listed so far (a repeated key is
+	   listed once, where it first appears), so a root with thousands of
+	   subscribed folders is not quadratic */
+	const char **seen;
+	size_t mask = 15, count = 0;
 
+	while (mask + 1 < 2 * h->n)
+		mask = mask * 2 + 1;
+	seen = hw_calloc(mask + 1, sizeof(*seen));
 	while ((l = key_next(h, section, &it)) != NULL) {
-		/* a repeated key is listed once, where it first appears */
-		if (key_find(h, section, l->name) != l)
+		size_t slot = name_hash(l->name) & mask;
+		bool dup = false;
+		while (seen[slot] != NULL) {
+			if (name_eq(seen[slot], l->name)) {
+				dup = true;
+				break;
+			}
+			slot = (slot + 1) & mask;
+		}
+		if (dup)
 			continue;
+		seen[slot] = l->name;
 		if (count < max)
 			keys[count] = l->name;
 		count++;
 	}
+	free(seen);
 	return count;
 }
 
