@@ -677,7 +677,7 @@ static void fill_catalog_rows(struct idx_folder_job *job, const struct folder_sc
 		c->subject = m->subject;
 		c->message_id = m->message_id;
 		c->in_reply_to = m->in_reply_to;
-		m->from = m->to = m->subject = m->message_id = m->in_reply_to = NULL;
+		m->from = m->subject = m->message_id = m->in_reply_to = NULL;
 		c->has_hash = m->has_hash;
 		memcpy(c->hash, m->hash, 16);
 	}
