@@ -73,6 +73,16 @@ const char *cli_state_dir(int *exit_r);
 /* state + catalog; NULL with *exit_r set on failure */
 struct hw_catalog *cli_catalog_open(int *exit_r);
 
+/* Load the policy once: -c FILE, or /etc/hiwater.yaml when present. Fills
+   cli.store and cli.state from its 'store' and 'state_dir' where --store,
+   --state and the environment gave none. Returns 1 loaded (*pol_r set), 0 no
+   policy configured (*pol_r NULL), or HW_EXIT_CONFIG after printing
+   "FILE:LINE:COLUMN: what was expected". cli_store_open and cli_state_dir
+   call it first, so every command honours -c. */
+struct hw_policy;
+#define CLI_CONFIG_DEFAULT "/etc/hiwater.yaml"
+int cli_policy_load(const struct hw_policy **pol_r);
+
 /* Validate FOLDER arguments (argv[optind..argc)): 0 ok, else exit code */
 int cli_check_folder_args(int argc, char **argv);
 
