@@ -395,6 +395,7 @@ static int load_level(struct loader *L, struct hw_policy_level *lv, const char *
 		      const char *name, yaml_node_t *v)
 {
 	lv->name = name != NULL ? hw_strdup(name) : NULL;
+	free(lv->level);   /* defaults carries its name from the start */
 	lv->level = name != NULL ? hw_asprintf("%s %s", kind, name) : hw_strdup(kind);
 	lv->line = (int)v->start_mark.line + 1;
 	lv->column = (int)v->start_mark.column + 1;
@@ -534,7 +535,7 @@ static int load_one_window(struct loader *L, yaml_node_t *v)
 	if (!c.has_start || !c.has_end)
 		return fail_at(L, v, "window without '%s': expected start: HH:MM and end: HH:MM",
 			       c.has_start ? "end" : "start");
-	if (w->start == w->end % 1440)
+	if (w->start == w->end)
 		return fail_at(L, c.end_node, "empty window: end equals start; expected an end "
 			       "after the start (an end before the start runs over midnight)");
 	for (size_t i = 0; i + 1 < pol->nwindows; i++)

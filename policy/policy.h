@@ -167,4 +167,7 @@ int hw_policy_window_at(const struct hw_policy *pol, time_t t, time_t *end_r);
 /* "01:00-05:00" (all windows, comma-separated) into buf */
 void hw_policy_window_format(const struct hw_policy *pol, char *buf, size_t size);
 
+/* "30d", "12h", "90m", "45s" (the largest unit that divides it) into buf */
+void hw_policy_duration_format(int64_t secs, char *buf, size_t size);
+
 #endif

@@ -195,3 +195,17 @@ void hw_policy_window_format(const struct hw_policy *pol, char *buf, size_t size
 	hw_strlcpy(buf, b.len > 0 ? b.data : "none", size);
 	hw_buf_release(&b);
 }
+
+void hw_policy_duration_format(int64_t secs, char *buf, size_t size)
+{
+	static const struct { int64_t n; char unit; } units[] = {
+		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' },
+	};
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (secs > 0 && secs % units[i].n == 0) {
+			snprintf(buf, size, "%lld%c", (long long)(secs / units[i].n), units[i].unit);
+			return;
+		}
+	snprintf(buf, size, "%llds", (long long)secs);
+}
