@@ -167,6 +167,49 @@ int hw_policy_window_at(const struct hw_policy *pol, time_t t, time_t *end_r);
 /* "01:00-05:00" (all windows, comma-separated) into buf */
 void hw_policy_window_format(const struct hw_policy *pol, char *buf, size_t size);
 
+/* ---- quota (quota.c) ----
+ * Usage per mailbox and folder. Sizes come from the catalog's folder table
+ * when the folder is current there (its directory mtime and entry count are
+ * what the indexer recorded); otherwise the folder is listed and its message
+ * files are summed ("scanned"). Mailboxes are sorted biggest first, their
+ * folders too. -1 only when the store cannot be read; an unreadable folder
+ * is reported through hw_diag and counted in problems.
+ */
+struct hw_store;
+struct hw_catalog;
+
+enum hw_quota_state { HW_QUOTA_OK, HW_QUOTA_WARN, HW_QUOTA_OVER };
+
+struct hw_quota_folder {
+	char *relpath;
+	char *imapname;
+	uint64_t bytes, messages;
+	bool scanned;               /* false: from the catalog */
+};
+struct hw_quota_mailbox {
+	char *root;                 /* "example.com/bob" */
+	char *domain, *mailbox;
+	uint64_t bytes, messages;
+	uint64_t warn, limit;       /* effective policy; 0 none */
+	enum hw_quota_state state;
+	struct hw_quota_folder *folders;
+	size_t nfolders, cap;
+};
+struct hw_quota_report {
+	struct hw_quota_mailbox *v;
+	size_t n, cap;
+	size_t folders_cataloged, folders_scanned;
+	unsigned problems;
+};
+
+void hw_quota_report_init(struct hw_quota_report *r);
+void hw_quota_report_release(struct hw_quota_report *r);
+/* pol and cat may be NULL (no limits; scan everything) */
+int hw_quota_collect(const struct hw_policy *pol, const struct hw_store *st,
+		     struct hw_catalog *cat, char *const *args, size_t nargs,
+		     struct hw_quota_report *r, struct hw_error *err);
+const char *hw_quota_state_name(enum hw_quota_state s);   /* "ok", "warn", "over" */
+
 /* "30d", "12h", "90m", "45s" (the largest unit that divides it) into buf */
 void hw_policy_duration_format(int64_t secs, char *buf, size_t size);
 
