@@ -14,6 +14,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "hw.h"
 
@@ -82,6 +83,20 @@ struct hw_catalog *cli_catalog_open(int *exit_r);
 struct hw_policy;
 #define CLI_CONFIG_DEFAULT "/etc/hiwater.yaml"
 int cli_policy_load(const struct hw_policy **pol_r);
+
+/* cmd_purge.c: select by the policy and, unless dry_run, snapshot and
+   remove (nightly runs the same code). *cat_r is the catalog it opened (or
+   NULL), for the caller to free. Stops between folders once deadline (unix
+   seconds, 0 none) has passed. -1 with err and res->exit on a fatal error. */
+struct hw_purge_plan;
+struct hw_purge_result;
+struct hw_catalog;
+int cli_purge_run(const struct hw_policy *pol, const struct hw_store *st, const char *state,
+		  char *const *args, size_t nargs, bool dry_run, time_t now, time_t deadline,
+		  struct hw_purge_plan *plan, struct hw_catalog **cat_r,
+		  struct hw_purge_result *res, struct hw_error *err);
+/* true when this build can snapshot (purge may remove) */
+bool cli_purge_can_remove(void);
 
 /* Validate FOLDER arguments (argv[optind..argc)): 0 ok, else exit code */
 int cli_check_folder_args(int argc, char **argv);

@@ -210,6 +210,63 @@ int hw_quota_collect(const struct hw_policy *pol, const struct hw_store *st,
 		     struct hw_quota_report *r, struct hw_error *err);
 const char *hw_quota_state_name(enum hw_quota_state s);   /* "ok", "warn", "over" */
 
+/* ---- purge selection (purge.c) ----
+ * For every folder whose mailbox policy has a matching rule, the messages
+ * that rule selects: arrival date (IMAP.MRK's Date field; the catalog's
+ * when IMAP.MRK is absent or corrupt) older than older_than, or beyond the
+ * newest max_messages. Never the file's mtime, never the Date: header: a
+ * message whose arrival date is unknown is kept. A folder with no usable
+ * index is skipped and counted (hiwater index fixes that). Only files present
+ * in the folder are selected. Nothing is changed here: the caller snapshots,
+ * then removes (IMAP.MRK records first, under the folder lock, then files).
+ */
+struct hw_purge_item {
+	char *file;
+	uint32_t uid;
+	uint64_t size;          /* the file's size now */
+	int64_t date;           /* arrival, unix seconds */
+	bool by_age;            /* false: beyond the max_messages cap */
+};
+struct hw_purge_folder {
+	char *relpath, *imapname, *domain, *mailbox;
+	struct hw_purge_rule rule;     /* copy: folder pattern, limits, origin (level owned here) */
+	const char *date_source;       /* "IMAP.MRK" or "catalog" */
+	size_t messages;               /* message files in the folder */
+	struct hw_purge_item *v;       /* oldest first */
+	size_t n, cap;
+	uint64_t bytes;
+};
+struct hw_purge_plan {
+	struct hw_purge_folder *v;     /* by relpath; only folders with a matching rule */
+	size_t n, cap;
+	size_t messages;               /* selected, all folders */
+	uint64_t bytes;
+	size_t folders_no_index;       /* rule matched but no arrival dates: skipped */
+	unsigned problems;             /* folders that could not be read (reported) */
+};
+void hw_purge_plan_init(struct hw_purge_plan *p);
+void hw_purge_plan_release(struct hw_purge_plan *p);
+/* -1 only when the store cannot be read; cat may be NULL */
+int hw_purge_plan_build(const struct hw_policy *pol, const struct hw_store *st,
+			struct hw_catalog *cat, char *const *args, size_t nargs, time_t now,
+			struct hw_purge_plan *p, struct hw_error *err);
+/* "412 messages older than 30d" / "+ 12 beyond the newest 1000" into buf */
+void hw_purge_folder_reason(const struct hw_purge_folder *f, char *buf, size_t size);
+/* "'Deleted Items' older than 30d (defaults, line 12)" */
+void hw_purge_rule_format(const struct hw_purge_rule *r, char *buf, size_t size);
+
+/* what a purge run did (filled by the command that composes snapshot and
+   removal; see cli/cmd_purge.c) */
+struct hw_purge_result {
+	int64_t snapshot;          /* the snapshot taken first; 0 none */
+	size_t removed;            /* messages removed */
+	uint64_t bytes;            /* their bytes */
+	size_t not_covered;        /* selected but not in a snapshot: kept */
+	size_t folders_done, folders_failed, folders_busy;
+	bool stopped;              /* the deadline came: folders left for next time */
+	int exit;                  /* on a -1 return: the exit code it calls for */
+};
+
 /* "30d", "12h", "90m", "45s" (the largest unit that divides it) into buf */
 void hw_policy_duration_format(int64_t secs, char *buf, size_t size);
 
