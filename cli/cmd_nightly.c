@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -32,6 +33,10 @@
 #if __has_include("../snapshot/snapshot.h")
 #include "../snapshot/snapshot.h"
 #define HW_HAVE_SNAPSHOT 1
+#endif
+#if __has_include("../indexer/indexer.h")
+#include "../indexer/indexer.h"
+#define HW_HAVE_INDEXER 1
 #endif
 #endif
 
@@ -202,12 +207,89 @@ out:
 	hw_catalog_free(&cat);
 }
 
+#ifdef HW_HAVE_INDEXER
+/* set by SIGALRM at the window's end: the indexer starts no new folder */
+static int index_stop;
+
+static void index_alarm(int sig)
+{
+	(void)sig;
+	index_stop = 1;
+}
+
+struct index_ctx {
+	struct nightly *n;
+};
+
+static void index_report(void *ctx, const struct indexer_folder_result *r)
+{
+	struct index_ctx *c = ctx;
+
+	if (c->n->dry_run && r->status == INDEXER_STALE)
+		plan_add(c->n, "index", "%s: %s", r->relpath, r->reason != NULL ? r->reason : "stale");
+	else if (r->status == INDEXER_ERROR)
+		hw_diag_error("index: %s: %s", r->relpath, r->reason != NULL ? r->reason : "error");
+}
+#endif
+
 static void step_index(struct nightly *n, struct step *s)
 {
-	/* wire to indexer/indexer.h (rebuild stale folders) once it is on main */
+#ifdef HW_HAVE_INDEXER
+	struct indexer_opts o = INDEXER_OPTS_INIT;
+	struct indexer_stats stats = { 0 };
+	struct index_ctx ctx = { n };
+	struct hw_folder_list fl;
+	struct hw_catalog *cat = NULL;
+	struct hw_error err;
+	char *catpath = hw_path_join(n->state, HW_CATALOG_NAME);
+	bool have_cat = access(catpath, F_OK) == 0;
+	struct sigaction sa = { 0 }, old;
+
+	free(catpath);
+	hw_folder_list_init(&fl);
+	if (n->dry_run && !have_cat) {
+		/* a dry run never creates the catalog */
+		plan_add(n, "index", "every folder: no catalog yet, so every folder is indexed");
+		step_set(s, ST_OK, "would index every folder (no catalog yet)");
+		goto out;
+	}
+	if (hw_catalog_open(n->state, &cat, &err) < 0 ||
+	    hw_store_folders(n->st, NULL, 0, &fl, NULL, &err) < 0) {
+		step_set(s, ST_FAILED, "%s", err.msg);
+		goto out;
+	}
+	o.check = n->dry_run;
+	o.jobs = cli.jobs;
+	o.stop = &index_stop;
+	index_stop = 0;
+	if (n->deadline > 0 && !n->dry_run) {
+		sa.sa_handler = index_alarm;
+		sigaction(SIGALRM, &sa, &old);
+		alarm((unsigned)(n->deadline > time(NULL) ? n->deadline - time(NULL) : 1));
+	}
+	if (indexer_run(n->st, cat, &fl, &o, index_report, &ctx, &stats, &err) < 0) {
+		step_set(s, ST_FAILED, "%s", err.msg);
+	} else {
+		s->count = n->dry_run ? stats.stale : stats.rebuilt;
+		step_set(s, stats.errors > 0 ? ST_FAILED
+			 : stats.busy > 0 || index_stop ? ST_WARN : ST_OK,
+			 "%zu folders: %zu %s, %zu unchanged, %zu busy, %zu errors%s", stats.folders,
+			 n->dry_run ? stats.stale : stats.rebuilt, n->dry_run ? "stale" : "rebuilt",
+			 stats.unchanged, stats.busy, stats.errors,
+			 index_stop ? "; stopped at the window's end" : "");
+	}
+	if (n->deadline > 0 && !n->dry_run) {
+		alarm(0);
+		sigaction(SIGALRM, &old, NULL);
+	}
+out:
+	hw_folder_list_release(&fl);
+	hw_catalog_free(&cat);
+#else
 	step_set(s, ST_NOT_AVAILABLE, "not available: this build has no indexer module");
 	if (n->dry_run)
 		plan_add(n, "index", "not available in this build");
+#endif
 }
 
 static void step_defrag(struct nightly *n, struct step *s)
