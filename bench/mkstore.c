@@ -1907,11 +1907,97 @@ out:
 
 /* ---- IMAP.MRK and HIWATER.MRK (--with-index) ---- */
 
+static const char *folder_class(enum fkind k)
+{
+	switch (k) {
+	case FK_CALENDAR: return "IPF.Appointment";
+	case FK_CONTACTS: return "IPF.Contact";
+	case FK_TASKS: return "IPF.Task";
+	case FK_NOTES: return "IPF.StickyNote";
+	default: return "IPF.Note";
+	}
+}
+
+/* "Sent Items", "Archive/2024": the folder's IMAP name (rel without .IMAP) */
+static char *imap_name(const char *rel)
+{
+	struct hw_buf b;
+
+	hw_buf_init(&b);
+	for (const char *p = rel; *p != '\0';) {
+		const char *e = strchr(p, '/');
+		size_t full = e != NULL ? (size_t)(e - p) : strlen(p), len = full;
+		if (len > 5 && strncasecmp(p + len - 5, ".IMAP", 5) == 0)
+			len -= 5;
+		if (b.len > 0)
+			hw_buf_addc(&b, '/');
+		hw_buf_add(&b, p, len);
+		p += e != NULL ? full + 1 : full;
+	}
+	return hw_buf_detach(&b, NULL);
+}
+
+/* IMAP.MRK: UIDs 1..n in arrival (= file) order, flags as a client left
+   them, a fixed seed-derived UIDVALIDITY. HIWATER.MRK: [Groupware]
+   FolderClass in groupware folders and in most mail folders (not all: real
+   stores lack some), and at the mailbox root [IMAPSubscribed] with a key per
+   folder. Its form is a guess: Aldaviva/ImapFolderSubscriptionGuard only
+   shows that keys are IMAP folder names ("Sent Items", written "key=value"
+   without spaces) and removes them to unsubscribe; the value "1" and the
+   "/" separator of nested names are not documented anywhere we know. */
 static int index_write(struct writer *w, size_t fi, struct hw_error *err)
 {
-	(void)w;
-	(void)fi;
-	return hw_error_set(err, ENOSYS, "--with-index: the IMAP.MRK writer is not in this build");
+	const struct folder *f = &w->p->f[fi];
+	const struct mbox *m = &w->p->mb[f->mbox];
+	struct imapmrk idx;
+	struct hwmrk *h = NULL;
+	struct rng r;
+	uint32_t uidvalidity;
+	int ret = -1;
+
+	rng_init(&r, w->o->seed, S_INDEX, fi, 0);
+	uidvalidity = 1500000000u + (uint32_t)rng_below(&r, 100000000);
+	imapmrk_init(&idx);
+	imapmrk_header_new(&idx.hdr, uidvalidity);
+	for (size_t i = 0; i < w->nrecs; i++) {
+		struct imapmrk_record *rec = imapmrk_append(&idx);
+		if (!imapmrk_record_set_name(rec, w->recs[i].name)) {
+			hw_error_set(err, EINVAL, "%s/%s: name too long for IMAP.MRK", w->dirpath,
+				     w->recs[i].name);
+			goto out;
+		}
+		rec->flags = w->recs[i].flags;
+		rec->uid = (uint32_t)i + 1;
+		rec->size = w->recs[i].size;
+		rec->date = imapmrk_clamp_date(w->recs[i].date);
+	}
+	idx.hdr.uidnext = (uint32_t)w->nrecs + 1;
+	idx.hdr.write_counter = (uint32_t)w->nrecs;
+	if (imapmrk_write(w->dirfd, w->dirpath, &idx, err) < 0)
+		goto out;
+
+	if (*f->rel == '\0') {
+		h = hwmrk_new();
+		for (size_t k = m->folder0 + 1; k < m->folder0 + m->nfolders; k++) {
+			char *name = imap_name(w->p->f[k].rel);
+			hwmrk_set(h, "IMAPSubscribed", name, "1");
+			free(name);
+		}
+	} else if (f->kind != FK_INBOX && f->kind != FK_CALENDAR && f->kind != FK_CONTACTS &&
+		   f->kind != FK_TASKS && f->kind != FK_NOTES && !rng_chance(&r, 0.75)) {
+		ret = 0;
+		goto out;
+	} else {
+		h = hwmrk_new();
+	}
+	hwmrk_set(h, "Groupware", "FolderClass", folder_class(f->kind));
+	if (hwmrk_write(w->dirfd, w->dirpath, h, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	hwmrk_free(&h);
+	imapmrk_release(&idx);
+	return ret;
 }
 
 /* ---- the store ---- */
