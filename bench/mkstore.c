@@ -1939,9 +1939,10 @@ static char *imap_name(const char *rel)
 
 /* IMAP.MRK: UIDs 1..n in arrival (= file) order, flags as a client left
    them, a fixed seed-derived UIDVALIDITY. HIWATER.MRK: [Groupware]
-   FolderClass in groupware folders and in most mail folders (not all: real
-   stores lack some), and at the mailbox root [IMAPSubscribed] with a key per
-   folder. Its form is a guess: Aldaviva/ImapFolderSubscriptionGuard only
+   FolderClass in every folder, and at the mailbox root [IMAPSubscribed]
+   with a key per folder, so that a store made --with-index is up to date
+   (an indexer run on it has nothing to do). The [IMAPSubscribed] form is a
+   guess: Aldaviva/ImapFolderSubscriptionGuard only
    shows that keys are IMAP folder names ("Sent Items", written "key=value"
    without spaces) and removes them to unsubscribe; the value "1" and the
    "/" separator of nested names are not documented anywhere we know. */
@@ -1983,10 +1984,6 @@ static int index_write(struct writer *w, size_t fi, struct hw_error *err)
 			hwmrk_set(h, "IMAPSubscribed", name, "1");
 			free(name);
 		}
-	} else if (f->kind != FK_INBOX && f->kind != FK_CALENDAR && f->kind != FK_CONTACTS &&
-		   f->kind != FK_TASKS && f->kind != FK_NOTES && !rng_chance(&r, 0.75)) {
-		ret = 0;
-		goto out;
 	} else {
 		h = hwmrk_new();
 	}

@@ -80,10 +80,16 @@ find a -name IMAP.MRK | while IFS= read -r i; do
 	oldest=$(find "$d" -maxdepth 1 -type f -name '*.msg' -exec stat -c %Y {} + | sort -n | head -n 1)
 	[ "$date" = "$oldest" ] || die "$i: UID 1 is not the oldest message"
 done
+nh=$(find a -name HIWATER.MRK -exec grep -l '^FolderClass=IPF\.' {} + | wc -l)
+[ "$nh" = "$nf" ] || die "$nf folders but $nh HIWATER.MRK with a FolderClass"
 for c in a/*/*/Calendar.IMAP; do
 	[ -d "$c" ] || continue
 	grep -q '^FolderClass=IPF.Appointment' "$c/HIWATER.MRK" || die "$c: wrong FolderClass"
 done
+
+# what --with-index wrote is what hiwater's indexer reads as up to date
+expect_exit 0 hw --store a --state state index --check
+rm -rf state
 
 # logs: 3 days x 7 services, today's (by --now) included, about 2 MiB
 nl=$(ls logs | wc -l)
