@@ -412,7 +412,7 @@ static void plan_generated(struct plan *p, const struct opts *o)
 	};
 	static const int tzs[] = { 60, 0, 60, -300, 120, -480, 540, 60 };
 	const size_t npairs = NELEM(first_names) * NELEM(last_names);
-	double *mbw, total = 0;
+	double *mbw;
 	struct tm tm;
 	time_t te;
 	int year;
@@ -499,7 +499,6 @@ static void plan_generated(struct plan *p, const struct opts *o)
 		}
 		for (size_t i = f0; i < p->nf; i++)
 			p->f[i].weight = mbw[j] * fw[i - f0] / sum;
-		total += mbw[j];
 	}
 
 	/* spread exactly o->messages over the folders by weight */
@@ -525,7 +524,6 @@ static void plan_generated(struct plan *p, const struct opts *o)
 		}
 		free(cum);
 	}
-	(void)total;
 	free(mbw);
 }
 
