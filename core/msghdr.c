@@ -1228,7 +1228,11 @@ int msghdr_read_fd(int fd, const char *display_path, struct msghdr *h, struct hw
 
 	msghdr_release(h);
 	for (;;) {
-		ssize_t r = read(fd, buf + len, cap - len);
+		/* after the first read, read on in steps of the first read's size
+		   (the buffer itself doubles): at most that much body is read past
+		   the end of a long block */
+		size_t want = cap - len < MSGHDR_FIRST_READ ? cap - len : MSGHDR_FIRST_READ;
+		ssize_t r = read(fd, buf + len, want);
 
 		if (r < 0) {
 			if (errno == EINTR)
@@ -1242,7 +1246,8 @@ int msghdr_read_fd(int fd, const char *display_path, struct msghdr *h, struct hw
 		len += (size_t)r;
 		if (msghdr_parse(buf, len, eof, h) == 1)
 			break;
-		/* the block goes on: read more, growing the buffer up to the cap */
+		/* the block goes on (each call parses the block again from its
+		   start; only blocks over the first read pay for that) */
 		if (len == cap) {
 			cap = cap * 2 > MSGHDR_CAP ? MSGHDR_CAP : cap * 2;
 			buf = hw_realloc(buf, cap);
