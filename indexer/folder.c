@@ -25,11 +25,15 @@
 
 #define MAX_RESCANS 3
 
+struct folder_scan;
+
 /* a message file of the folder, and what we know of it */
 struct msgfile {
 	const struct hw_entry *e;          /* in the listing */
 	const struct imapmrk_record *rec;  /* its record, if any */
 	const struct hw_cat_message *cat;  /* catalog row with the same identity */
+	struct stat st;                    /* the file's; only st_ino until have_st */
+	bool have_st;
 	int64_t date;                      /* arrival date to record */
 	int64_t hdr_date;                  /* Date: header, else file time (0: not read) */
 	uint32_t uid;
@@ -48,9 +52,22 @@ struct folder_scan {
 	struct hw_error mrk_err;
 	struct stat mrk_st;                /* identity of the IMAP.MRK read */
 	bool mrk_present;
+	struct stat hw_st;                 /* identity of HIWATER.MRK before it was read */
+	bool hw_present;
 	size_t entries;                    /* entries counted for the stamp */
 	struct msgfile *files;
 	size_t nfiles;
+};
+
+/* a folder whose new files are written, waiting for the batch's syncfs */
+struct idx_pending {
+	struct folder_scan s;
+	int dirfd;
+	struct hw_atomic mrk_a, hw_a;
+	bool has_mrk, has_hw;
+	bool redo;                         /* the folder moved: do it again, alone */
+	uint32_t uidvalidity, uidnext;
+	char *why;
 };
 
 const char *indexer_folder_class(const char *imapname)
@@ -134,6 +151,21 @@ static const struct hw_cat_message *cat_find(const struct idx_folder_job *job, c
 	return NULL;
 }
 
+/* the file's stat, taken once (the listing gives only names and d_type: a
+   file that will be opened anyway gets it from fstat, for free) */
+static bool file_stat(int dirfd, struct msgfile *m)
+{
+	struct stat st;
+
+	if (m->have_st)
+		return true;
+	if (fstatat(dirfd, m->e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	m->st = st;
+	m->have_st = true;
+	return true;
+}
+
 /* read the header block of one message file; fills m; false if unreadable */
 static bool read_headers(struct idx_ctx *ctx, int dirfd, const char *relpath, struct msgfile *m,
 			 struct indexer_folder_result *res)
@@ -156,12 +188,14 @@ static bool read_headers(struct idx_ctx *ctx, int dirfd, const char *relpath, st
 		free(shown);
 		return false;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_ino != m->e->st.st_ino) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_ino != m->st.st_ino) {
 		/* replaced between the listing and the open: the rescan sees it */
 		close(fd);
 		free(shown);
 		return false;
 	}
+	m->st = st;
+	m->have_st = true;
 	msghdr_init(&h);
 	res->headers_read++;
 	__atomic_add_fetch(&ctx->headers_read, 1, __ATOMIC_RELAXED);
@@ -180,7 +214,7 @@ static bool read_headers(struct idx_ctx *ctx, int dirfd, const char *relpath, st
 		}
 	}
 	close(fd);
-	m->hdr_date = h.date_known ? h.date : (int64_t)m->e->st.st_mtim.tv_sec;
+	m->hdr_date = h.date_known ? h.date : (int64_t)m->st.st_mtim.tv_sec;
 	m->from = h.from;
 	m->to = h.to;
 	m->subject = h.subject;
@@ -235,12 +269,13 @@ static int scan(struct idx_ctx *ctx, int dirfd, const char *relpath, struct fold
 		struct hw_error *err)
 {
 	scan_release(s);
-	if (hw_dir_read(dirfd, relpath, true, &s->dir, err) < 0)
+	if (hw_dir_read(dirfd, relpath, false, &s->dir, err) < 0)
 		return -1;
 	s->entries = hw_dir_stamp_entries(&s->dir);
 	imapmrk_init(&s->old);
 	hw_error_clear(&s->mrk_err);
 	s->mrk_present = fstatat(dirfd, IMAPMRK_NAME, &s->mrk_st, AT_SYMLINK_NOFOLLOW) == 0;
+	s->hw_present = fstatat(dirfd, HIWATERMRK_NAME, &s->hw_st, AT_SYMLINK_NOFOLLOW) == 0;
 	s->mrk_state = imapmrk_read(dirfd, relpath, &s->old, &s->mrk_err);
 	if (s->mrk_state < 0) {
 		*err = s->mrk_err;
@@ -330,8 +365,10 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 		const struct imapmrk_record key = { 0 }, *kp = &key, **hit;
 		const struct hw_cat_message *c = cat_find(job, m->e->name);
 
-		if (c != NULL && same_identity(c, &m->e->st))
-			m->cat = c;
+		m->st.st_ino = m->e->st.st_ino;   /* d_ino, from the listing */
+		if (c != NULL && file_stat(dirfd, m))
+			if (same_identity(c, &m->st))
+				m->cat = c;
 		hw_strlcpy((char *)key.filename, m->e->name, sizeof(key.filename));
 		hit = nrecs ? bsearch(&kp, recs, nrecs, sizeof(*recs), cmp_rec_name) : NULL;
 		if (hit != NULL && !rec_used[hit - recs]) {
@@ -370,9 +407,9 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 			for (size_t k = 0; k < nfresh; k++) {
 				struct msgfile *m = fresh[k];
 				bool same = false;
-				if (m == NULL || m->e->st.st_size != oc->size)
+				if (m == NULL || !file_stat(dirfd, m) || m->st.st_size != oc->size)
 					continue;
-				if (oc->ino == (int64_t)m->e->st.st_ino)
+				if (oc->ino == (int64_t)m->st.st_ino)
 					same = true;
 				else if (oc->has_hash) {
 					char *shown = hw_path_join(relpath, m->e->name);
@@ -417,8 +454,11 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 		struct msgfile *m = &s->files[i];
 		if (!m->headers_known)
 			read_headers(ctx, dirfd, relpath, m, res);
+		/* unreadable, or gone since the listing (the swap will see the
+		   folder changed and scan it again) */
+		(void)file_stat(dirfd, m);
 		if (m->hdr_date <= 0)
-			m->hdr_date = (int64_t)m->e->st.st_mtim.tv_sec;
+			m->hdr_date = (int64_t)m->st.st_mtim.tv_sec;
 		/* a kept record keeps its arrival date; a new one takes the
 		   message's own */
 		if (!m->has_uid || m->date <= 0)
@@ -523,7 +563,7 @@ static void build_mrk(const struct folder_scan *s, uint32_t uidvalidity, uint32_
 			imapmrk_record_set_name(r, m->e->name);
 		r->uid = m->uid;
 		r->flags = m->flags;
-		r->size = m->e->st.st_size > (off_t)UINT32_MAX ? UINT32_MAX : (uint32_t)m->e->st.st_size;
+		r->size = m->st.st_size > (off_t)UINT32_MAX ? UINT32_MAX : (uint32_t)m->st.st_size;
 		r->date = imapmrk_clamp_date(m->date);
 	}
 	free(byuid);
@@ -643,6 +683,14 @@ static bool still_same(int dirfd, const struct folder_scan *s, const char *relpa
 	if (mrk_now && (mst.st_ino != s->mrk_st.st_ino || mst.st_size != s->mrk_st.st_size ||
 			HW_TS_NS(mst.st_mtim) != HW_TS_NS(s->mrk_st.st_mtim)))
 		return false;
+	/* HIWATER.MRK too: we rewrite it from what we read, and must not
+	   clobber a change made since */
+	mrk_now = fstatat(dirfd, HIWATERMRK_NAME, &mst, AT_SYMLINK_NOFOLLOW) == 0;
+	if (mrk_now != s->hw_present)
+		return false;
+	if (mrk_now && (mst.st_ino != s->hw_st.st_ino || mst.st_size != s->hw_st.st_size ||
+			HW_TS_NS(mst.st_mtim) != HW_TS_NS(s->hw_st.st_mtim)))
+		return false;
 	return true;
 }
 
@@ -656,10 +704,10 @@ static void fill_catalog_rows(struct idx_folder_job *job, const struct folder_sc
 		c->file = hw_strdup(m->e->name);
 		c->uid = m->uid;
 		c->flags = m->flags;
-		c->size = (int64_t)m->e->st.st_size;
+		c->size = (int64_t)m->st.st_size;
 		c->date = m->date;
-		c->mtime_ns = HW_TS_NS(m->e->st.st_mtim);
-		c->ino = (int64_t)m->e->st.st_ino;
+		c->mtime_ns = HW_TS_NS(m->st.st_mtim);
+		c->ino = (int64_t)m->st.st_ino;
 		c->from = m->from;
 		c->to = NULL;   /* not kept: long recipient lists cost more than they serve */
 		c->subject = m->subject;
@@ -705,7 +753,7 @@ static void stamp(int dirfd, const struct folder_scan *s, struct idx_folder_job 
 	cf->uidnext = uidnext;
 	cf->messages = (int64_t)s->nfiles;
 	for (size_t i = 0; i < s->nfiles; i++)
-		bytes += (uint64_t)s->files[i].e->st.st_size;
+		bytes += (uint64_t)s->files[i].st.st_size;
 	cf->bytes = (int64_t)bytes;
 	cf->indexed_at = now / 1000000000LL;
 	job->have_out = true;
@@ -834,6 +882,39 @@ void idx_folder(struct idx_ctx *ctx, struct idx_folder_job *job)
 			hwmrk_free(&h);
 			break;
 		}
+		if (mrk_change)
+			want.hdr.write_counter = s.old.header_ok ? s.old.hdr.write_counter + 1 : 1;
+		if (ctx->batch && !job->no_batch) {
+			/* batch durability: write the new files now, make the
+			   whole batch durable with one syncfs, swap them in later
+			   (idx_pending_swap) */
+			struct idx_pending *p = hw_calloc(1, sizeof(*p));
+			p->mrk_a.done = p->hw_a.done = true;
+			p->mrk_a.fd = p->hw_a.fd = -1;
+			if ((mrk_change &&
+			     imapmrk_write_unsynced(dirfd, f->relpath, &want, &p->mrk_a, &err) < 0) ||
+			    (hw_change && hwmrk_write_unsynced(dirfd, f->relpath, h, &p->hw_a, &err) < 0)) {
+				hw_atomic_abort(&p->mrk_a);
+				hw_atomic_abort(&p->hw_a);
+				free(p);
+				res->status = INDEXER_ERROR;
+				job->reason = hw_strdup(err.msg);
+				imapmrk_release(&want);
+				hwmrk_free(&h);
+				break;
+			}
+			p->has_mrk = mrk_change;
+			p->has_hw = hw_change;
+			p->s = s;
+			p->dirfd = dirfd;
+			p->uidvalidity = uidvalidity;
+			p->uidnext = uidnext;
+			p->why = hw_buf_detach(&why, NULL);
+			job->pending = p;
+			imapmrk_release(&want);
+			hwmrk_free(&h);
+			return;   /* s and dirfd now belong to p */
+		}
 		/* the swap: lock, check nothing moved since the scan, write */
 		lr = hw_folder_lock_take(dirfd, f->relpath, o->lockname, o->lock_timeout_ms, &lock, &err);
 		if (lr <= 0) {
@@ -855,7 +936,6 @@ void idx_folder(struct idx_ctx *ctx, struct idx_folder_job *job)
 			continue;   /* changed during the scan: scan again */
 		}
 		if (mrk_change) {
-			want.hdr.write_counter = s.old.header_ok ? s.old.hdr.write_counter + 1 : 1;
 			if (imapmrk_write(dirfd, f->relpath, &want, &err) < 0) {
 				hw_folder_lock_release(&lock);
 				res->status = INDEXER_ERROR;
@@ -892,4 +972,81 @@ void idx_folder(struct idx_ctx *ctx, struct idx_folder_job *job)
 	hw_buf_release(&why);
 	scan_release(&s);
 	close(dirfd);
+}
+
+void idx_pending_swap(struct idx_ctx *ctx, struct idx_folder_job *job)
+{
+	const struct indexer_opts *o = ctx->opts;
+	struct idx_pending *p = job->pending;
+	const char *relpath = job->folder->relpath;
+	struct indexer_folder_result *res = &job->res;
+	struct hw_folder_lock lock;
+	struct hw_error err;
+	int lr;
+
+	lr = hw_folder_lock_take(p->dirfd, relpath, o->lockname, o->lock_timeout_ms, &lock, &err);
+	if (lr <= 0) {
+		res->status = lr == 0 ? INDEXER_BUSY : INDEXER_ERROR;
+		job->reason = hw_strdup(err.msg);
+		goto drop;
+	}
+	if (!still_same(p->dirfd, &p->s, relpath)) {
+		/* changed since the scan: this folder is done again alone */
+		hw_folder_lock_release(&lock);
+		p->redo = true;
+		goto drop;
+	}
+	if (p->has_mrk && hw_atomic_rename_unsynced(&p->mrk_a, &err) < 0) {
+		hw_folder_lock_release(&lock);
+		res->status = INDEXER_ERROR;
+		job->reason = hw_strdup(err.msg);
+		goto drop;
+	}
+	if (p->has_hw && hw_atomic_rename_unsynced(&p->hw_a, &err) < 0) {
+		hw_folder_lock_release(&lock);
+		res->status = INDEXER_ERROR;
+		job->reason = hw_strdup(err.msg);
+		goto drop;
+	}
+	hw_folder_lock_release(&lock);
+	res->status = INDEXER_REBUILT;
+	res->mrk_written = p->has_mrk;
+	res->hwmrk_written = p->has_hw;
+	job->reason = p->why;
+	p->why = NULL;
+	return;
+drop:
+	hw_atomic_abort(&p->mrk_a);
+	hw_atomic_abort(&p->hw_a);
+}
+
+void idx_pending_finish(struct idx_ctx *ctx, struct idx_folder_job *job)
+{
+	struct idx_pending *p = job->pending;
+	bool redo = p->redo;
+
+	if (!redo && job->res.status == INDEXER_REBUILT) {
+		stamp(p->dirfd, &p->s, job, p->uidvalidity, p->uidnext);
+		fill_catalog_rows(job, &p->s);
+	}
+	scan_release(&p->s);
+	close(p->dirfd);
+	free(p->why);
+	free(p);
+	job->pending = NULL;
+	if (redo) {
+		free(job->reason);
+		job->reason = NULL;
+		job->no_batch = true;
+		idx_folder(ctx, job);
+	}
+}
+
+void idx_pending_abort(struct idx_folder_job *job)
+{
+	struct idx_pending *p = job->pending;
+
+	hw_atomic_abort(&p->mrk_a);
+	hw_atomic_abort(&p->hw_a);
+	p->redo = true;
 }
