@@ -13,6 +13,7 @@
 #include "hiwatermrk.h"
 #include "imapmrk.h"
 #include "io.h"
+#include "mrkedit.h"
 #include "msghdr.h"
 #include "os.h"
 #include "pool.h"
