@@ -2,6 +2,7 @@
    (see defrag.h for the safety rules) */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +18,9 @@
 #include "util.h"
 
 #define COPY_CHUNK (1u << 20)
+/* donors allocated together (fds: two per file) and their bytes */
+#define BATCH_FILES 128
+#define BATCH_BYTES (64u << 20)
 
 const char *defrag_skip_name(enum defrag_skip s)
 {
@@ -180,126 +184,212 @@ static int swap_by_rename(struct hw_atomic *a, int fd, int dfd, const struct sta
 	return hw_atomic_commit(a, err);
 }
 
-/* Rewrite one file. Fills fr; returns -1 only with fr->what == ERROR. */
-static int file_rewrite(struct run *r, const char *name, bool has_prev, uint64_t prev_end,
-			struct file_result *fr, struct hw_error *err)
+/* One file on its way through a batch: checked, then given a donor
+   (allocated together with the batch's other donors, before any old blocks
+   are freed, so that ext4 hands out one run of space), then filled, verified
+   and swapped. */
+struct job {
+	const char *name;        /* not owned */
+	char *shown, *dshown;
+	int fd, dfd;
+	struct stat st;
+	struct defrag_file src;
+	struct hw_atomic a;
+	struct file_result fr;
+	bool needs;              /* checked: worth a donor */
+	bool prepared;           /* donor allocated */
+	bool failed;             /* fr.what == ERROR, message in err */
+	struct hw_error err;
+};
+
+static void job_release(struct job *j)
+{
+	if (j->dfd >= 0)
+		close(j->dfd);
+	if (j->fd >= 0)
+		close(j->fd);
+	/* after a move the temp holds the old blocks; otherwise it is unused */
+	hw_atomic_abort(&j->a);
+	defrag_file_release(&j->src);
+	free(j->shown);
+	free(j->dshown);
+	memset(j, 0, sizeof(*j));
+	j->fd = j->dfd = -1;
+	j->a.done = true;
+}
+
+static void job_fail(struct job *j)
+{
+	j->failed = true;
+	j->needs = false;
+	j->fr.what = DEFRAG_SKIP_ERROR;
+	hw_strlcpy(j->fr.why, j->err.msg, sizeof(j->fr.why));
+}
+
+/* the checks before a donor: 1 needs one, 0 decided (j->fr says what) */
+static int job_check(struct run *r, struct job *j, const char *name, bool has_prev,
+		     uint64_t prev_end, bool has_next, uint64_t next_first)
 {
 	const struct defrag_opts *o = r->o;
-	char *shown = hw_path_join(r->relpath, name);
-	char *dshown = NULL;
-	struct defrag_file src = { 0 }, don = { 0 };
-	struct stat pre, st, now_st, name_st;
-	struct hw_atomic a = { .done = true, .fd = -1 };
-	struct hw_folder_lock lk = { 0 };
-	struct hw_hash hs, hd;
-	uint64_t free_bytes = 0, hsize = 0, moved = 0;
-	int fd = -1, dfd = -1, rc, ret = 1;
-	bool src_adjacent;
+	struct stat pre;
+	struct hw_error *err = &j->err;
+	int rc;
 
-	memset(fr, 0, sizeof(*fr));
+	memset(j, 0, sizeof(*j));
+	j->fd = j->dfd = -1;
+	j->a.done = true;
+	j->name = name;
+	j->shown = hw_path_join(r->relpath, name);
 	if (fstatat(r->dirfd, name, &pre, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT) {
-			set_why(fr, DEFRAG_SKIP_VANISHED, "gone before it was read");
-			goto out;
+			set_why(&j->fr, DEFRAG_SKIP_VANISHED, "gone before it was read");
+			return 0;
 		}
-		ret = hw_error_sys(err, "stat", shown);
+		hw_error_sys(err, "stat", j->shown);
 		goto fail;
 	}
 	if (S_ISLNK(pre.st_mode)) {
-		set_why(fr, DEFRAG_SKIP_SYMLINK, "a symlink: not followed");
-		goto out;
+		set_why(&j->fr, DEFRAG_SKIP_SYMLINK, "a symlink: not followed");
+		return 0;
 	}
 	if (!S_ISREG(pre.st_mode)) {
-		set_why(fr, DEFRAG_SKIP_NOT_REGULAR, "not a regular file");
-		goto out;
+		set_why(&j->fr, DEFRAG_SKIP_NOT_REGULAR, "not a regular file");
+		return 0;
 	}
 	/* EXT4_IOC_MOVE_EXT wants the original open for reading and writing */
-	fd = openat(r->dirfd, name, (o->dry_run ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_NONBLOCK |
-		    O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
+	j->fd = openat(r->dirfd, name, (o->dry_run ? O_RDONLY : O_RDWR) | O_NOFOLLOW |
+		       O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (j->fd < 0) {
 		if (errno == ENOENT) {
-			set_why(fr, DEFRAG_SKIP_VANISHED, "gone before it was opened");
-			goto out;
+			set_why(&j->fr, DEFRAG_SKIP_VANISHED, "gone before it was opened");
+			return 0;
 		}
-		ret = hw_error_sys(err, "open", shown);
+		hw_error_sys(err, "open", j->shown);
 		goto fail;
 	}
-	if (fstat(fd, &st) < 0) {
-		ret = hw_error_sys(err, "fstat", shown);
+	if (fstat(j->fd, &j->st) < 0) {
+		hw_error_sys(err, "fstat", j->shown);
 		goto fail;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_ino != pre.st_ino || st.st_dev != pre.st_dev) {
-		set_why(fr, DEFRAG_SKIP_CHANGED, "replaced while it was opened");
-		goto out;
+	if (!S_ISREG(j->st.st_mode) || j->st.st_ino != pre.st_ino || j->st.st_dev != pre.st_dev) {
+		set_why(&j->fr, DEFRAG_SKIP_CHANGED, "replaced while it was opened");
+		return 0;
 	}
-	fr->size = (uint64_t)st.st_size;
-	if (st.st_nlink != 1) {
-		set_why(fr, DEFRAG_SKIP_HARDLINK, "%lu links: a rewrite would split them",
-			(unsigned long)st.st_nlink);
-		goto out;
+	j->fr.size = (uint64_t)j->st.st_size;
+	if (j->st.st_nlink != 1) {
+		set_why(&j->fr, DEFRAG_SKIP_HARDLINK, "%lu links: a rewrite would split them",
+			(unsigned long)j->st.st_nlink);
+		return 0;
 	}
-	rc = defrag_file_measure(fd, shown, false, &src, err);
+	rc = defrag_file_measure(j->fd, j->shown, false, &j->src, err);
 	if (rc < 0)
 		goto fail;
 	if (rc == 0) {
-		set_why(fr, DEFRAG_SKIP_UNSUPPORTED, "no FIEMAP on this filesystem");
-		goto out;
+		set_why(&j->fr, DEFRAG_SKIP_UNSUPPORTED, "no FIEMAP on this filesystem");
+		return 0;
 	}
-	fr->frags_before = fr->frags_after = src.fragments;
-	if (!src.unknown && src.extents > 0) {
-		fr->has_end = true;
-		fr->end_phys = src.end_phys;
+	j->fr.frags_before = j->fr.frags_after = j->src.fragments;
+	if (!j->src.unknown && j->src.extents > 0) {
+		j->fr.has_end = true;
+		j->fr.end_phys = j->src.end_phys;
 	}
-	if (st.st_size == 0) {
-		set_why(fr, DEFRAG_SKIP_CONTIGUOUS, "empty");
-		goto out;
+	if (j->st.st_size == 0) {
+		set_why(&j->fr, DEFRAG_SKIP_CONTIGUOUS, "empty");
+		return 0;
 	}
-	src_adjacent = has_prev && !src.unknown && is_adjacent(prev_end, src.first_phys);
-	if (src.fragments <= 1 && (!o->relayout || src_adjacent)) {
-		set_why(fr, DEFRAG_SKIP_CONTIGUOUS, o->relayout ? "whole and in place" : "one fragment");
-		goto out;
+	if (j->src.fragments <= 1) {
+		bool after_prev = has_prev && !j->src.unknown &&
+				  is_adjacent(prev_end, j->src.first_phys);
+		/* a whole file that the next message already follows heads a
+		   chain: moving it would only break the chain */
+		bool heads = has_next && !j->src.unknown && is_adjacent(j->src.end_phys, next_first);
+		if (!o->relayout) {
+			set_why(&j->fr, DEFRAG_SKIP_CONTIGUOUS, "one fragment");
+			return 0;
+		}
+		if (after_prev || heads) {
+			set_why(&j->fr, DEFRAG_SKIP_CONTIGUOUS, after_prev ? "whole and in place" :
+				"whole, and the next message follows it");
+			return 0;
+		}
 	}
-	if (hw_now_ns() - HW_TS_NS(st.st_mtim) < (int64_t)o->quiet_secs * 1000000000LL) {
-		set_why(fr, DEFRAG_SKIP_RECENT, "modified less than %d s ago", o->quiet_secs);
-		goto out;
+	if (hw_now_ns() - HW_TS_NS(j->st.st_mtim) < (int64_t)o->quiet_secs * 1000000000LL) {
+		set_why(&j->fr, DEFRAG_SKIP_RECENT, "modified less than %d s ago", o->quiet_secs);
+		return 0;
 	}
-	if (hw_os_free_bytes(fd, &free_bytes, err) < 0)
+	j->needs = true;
+	return 1;
+fail:
+	job_fail(j);
+	return 0;
+}
+
+/* the donor: a temp beside the file (a kill leaves only a temp), with the
+   full size allocated at once */
+static void job_alloc(struct run *r, struct job *j)
+{
+	const struct defrag_opts *o = r->o;
+	struct hw_error *err = &j->err;
+	uint64_t free_bytes = 0;
+
+	if (hw_os_free_bytes(j->fd, &free_bytes, err) < 0)
 		goto fail;
-	if (free_bytes < (uint64_t)st.st_size + o->reserve) {
-		set_why(fr, DEFRAG_SKIP_NOSPACE, "needs %llu bytes free beyond the %llu reserved",
-			(unsigned long long)st.st_size, (unsigned long long)o->reserve);
-		goto out;
+	if (free_bytes < (uint64_t)j->st.st_size + o->reserve) {
+		set_why(&j->fr, DEFRAG_SKIP_NOSPACE, "needs %llu bytes free beyond the %llu reserved",
+			(unsigned long long)j->st.st_size, (unsigned long long)o->reserve);
+		j->needs = false;
+		return;
 	}
 	if (o->dry_run) {
-		if (src.fragments > 1)
-			set_why(fr, DEFRAG_DONE, "would rewrite: %zu fragments", src.fragments);
+		if (j->src.fragments > 1)
+			set_why(&j->fr, DEFRAG_DONE, "would rewrite: %zu fragments", j->src.fragments);
 		else
-			set_why(fr, DEFRAG_DONE, "would rewrite: not right after the previous message");
-		goto out;
+			set_why(&j->fr, DEFRAG_DONE, "would rewrite: not right after the previous message");
+		j->needs = false;
+		return;
 	}
+	if (hw_atomic_begin(&j->a, r->dirfd, r->relpath, j->name, j->st.st_mode & 07777, err) < 0)
+		goto fail;
+	j->dshown = hw_path_join(r->relpath, j->a.tmpname);
+	j->dfd = openat(r->dirfd, j->a.tmpname, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (j->dfd < 0) {
+		hw_error_sys(err, "open", j->dshown);
+		goto fail;
+	}
+	if (hw_os_preallocate(j->dfd, j->dshown, j->st.st_size, false, err) < 0)
+		goto fail;
+	j->prepared = true;
+	return;
+fail:
+	job_fail(j);
+}
 
-	/* the donor: a temp beside the file, so a kill leaves only a temp */
-	if (hw_atomic_begin(&a, r->dirfd, r->relpath, name, st.st_mode & 07777, err) < 0)
-		goto fail;
-	dshown = hw_path_join(r->relpath, a.tmpname);
-	dfd = openat(r->dirfd, a.tmpname, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0) {
-		ret = hw_error_sys(err, "open", dshown);
-		goto fail;
-	}
-	if (hw_os_preallocate(dfd, dshown, st.st_size, false, err) < 0)
-		goto fail;
-	if (copy_data(r, fd, dfd, (uint64_t)st.st_size, shown, dshown, &hs, err) < 0)
+/* fill, verify, decide and swap; -1 with j->fr an error */
+static int job_finish(struct run *r, struct job *j, bool has_prev, uint64_t prev_end)
+{
+	const struct defrag_opts *o = r->o;
+	struct hw_error *err = &j->err;
+	struct file_result *fr = &j->fr;
+	struct defrag_file don = { 0 };
+	struct hw_folder_lock lk = { 0 };
+	struct stat now_st, name_st;
+	struct hw_hash hs, hd;
+	uint64_t hsize = 0, moved = 0;
+	const char *shown = j->shown, *dshown = j->dshown;
+	int fd = j->fd, dfd = j->dfd, rc, ret = 1;
+	bool src_adjacent = has_prev && !j->src.unknown && is_adjacent(prev_end, j->src.first_phys);
+
+	if (copy_data(r, fd, dfd, (uint64_t)j->st.st_size, shown, dshown, &hs, err) < 0)
 		goto fail;
 	if (hw_io_fsync(dfd) < 0) {
-		ret = hw_error_sys(err, "fsync", dshown);
+		hw_error_sys(err, "fsync", dshown);
 		goto fail;
 	}
 	/* verify what reached the disk, not the page cache */
 	hw_os_evict(dfd);
 	if (hw_hash_fd(dfd, dshown, &hd, &hsize, err) < 0)
 		goto fail;
-	if (hsize != (uint64_t)st.st_size || memcmp(hs.b, hd.b, sizeof(hs.b)) != 0) {
+	if (hsize != (uint64_t)j->st.st_size || memcmp(hs.b, hd.b, sizeof(hs.b)) != 0) {
 		hw_error_set(err, EIO, "%s: donor does not read back as the source: left as it was",
 			     shown);
 		goto fail;
@@ -311,26 +401,26 @@ static int file_rewrite(struct run *r, const char *name, bool has_prev, uint64_t
 		set_why(fr, DEFRAG_SKIP_UNSUPPORTED, "no FIEMAP for the donor");
 		goto out;
 	}
-	if (!o->relayout && don.fragments >= src.fragments) {
+	if (!o->relayout && don.fragments >= j->src.fragments) {
 		set_why(fr, DEFRAG_SKIP_NOT_BETTER, "donor has %zu fragments, file %zu",
-			don.fragments, src.fragments);
+			don.fragments, j->src.fragments);
 		goto out;
 	}
 	if (o->relayout) {
 		bool don_adjacent = has_prev && is_adjacent(prev_end, don.first_phys);
-		size_t limit = src.fragments > 1 ? src.fragments : 1;
+		size_t limit = j->src.fragments > 1 ? j->src.fragments : 1;
 		/* never make a file worse: fewer fragments always pays; the same
-		   number only when the donor lands right after the previous
-		   message (or starts the folder) */
-		if (!(don.fragments < src.fragments ||
-		      (don.fragments <= limit && (don_adjacent || !has_prev)))) {
+		   number only when the file does not lose its place right after
+		   the previous message */
+		if (!(don.fragments < j->src.fragments ||
+		      (don.fragments <= limit && (don_adjacent || !src_adjacent)))) {
 			set_why(fr, DEFRAG_SKIP_NOT_BETTER, "donor %s, %zu fragments",
 				don_adjacent ? "adjacent" : "not adjacent", don.fragments);
 			goto out;
 		}
 	}
 	if (o->before_swap != NULL)
-		o->before_swap(o->hook_ctx, r->dirfd, name);
+		o->before_swap(o->hook_ctx, r->dirfd, j->name);
 
 	rc = hw_folder_lock_take(r->dirfd, r->relpath, NULL, o->lock_timeout_ms, &lk, err);
 	if (rc < 0)
@@ -340,14 +430,14 @@ static int file_rewrite(struct run *r, const char *name, bool has_prev, uint64_t
 		hw_error_clear(err);
 		goto out;
 	}
-	/* the last look: the same file, unchanged since we copied it */
+	/* the last look: the same file, unchanged since we checked it */
 	if (fstat(fd, &now_st) < 0) {
-		ret = hw_error_sys(err, "fstat", shown);
+		hw_error_sys(err, "fstat", shown);
 		goto fail;
 	}
-	if (fstatat(r->dirfd, name, &name_st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !same_version(&st, &now_st) || name_st.st_ino != st.st_ino ||
-	    name_st.st_dev != st.st_dev) {
+	if (fstatat(r->dirfd, j->name, &name_st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !same_version(&j->st, &now_st) || name_st.st_ino != j->st.st_ino ||
+	    name_st.st_dev != j->st.st_dev) {
 		set_why(fr, DEFRAG_SKIP_CHANGED, "changed while it was copied: left as it is");
 		goto out;
 	}
@@ -356,12 +446,12 @@ static int file_rewrite(struct run *r, const char *name, bool has_prev, uint64_t
 		/* pages still cached make the move stop after one extent (EBUSY):
 		   write back and drop both files' pages first */
 		if (hw_io_fsync(fd) < 0 || hw_io_fsync(dfd) < 0) {
-			ret = hw_error_sys(err, "fsync", shown);
+			hw_error_sys(err, "fsync", shown);
 			goto fail;
 		}
 		hw_os_evict(fd);
 		hw_os_evict(dfd);
-		rc = hw_os_move_extents(fd, dfd, (uint64_t)st.st_size, &moved, shown, err);
+		rc = hw_os_move_extents(fd, dfd, (uint64_t)j->st.st_size, &moved, shown, err);
 		if (rc < 0)
 			goto fail;
 		if (rc > 0) {
@@ -369,10 +459,10 @@ static int file_rewrite(struct run *r, const char *name, bool has_prev, uint64_t
 			/* the move leaves the times alone on current kernels; put
 			   them back if one did not */
 			if (fstat(fd, &after) == 0 &&
-			    HW_TS_NS(after.st_mtim) != HW_TS_NS(st.st_mtim)) {
-				struct timespec times[2] = { st.st_atim, st.st_mtim };
+			    HW_TS_NS(after.st_mtim) != HW_TS_NS(j->st.st_mtim)) {
+				struct timespec times[2] = { j->st.st_atim, j->st.st_mtim };
 				if (futimens(fd, times) < 0) {
-					ret = hw_error_sys(err, "futimens", shown);
+					hw_error_sys(err, "futimens", shown);
 					goto fail;
 				}
 			}
@@ -400,41 +490,30 @@ static int file_rewrite(struct run *r, const char *name, bool has_prev, uint64_t
 				goto fail;
 			}
 			if (fstat(fd, &now_st) < 0) {
-				ret = hw_error_sys(err, "fstat", shown);
+				hw_error_sys(err, "fstat", shown);
 				goto fail;
 			}
 			/* the ioctl may have touched ctime; take the file as it is */
-			st = now_st;
+			j->st = now_st;
 		}
 	}
-	if (swap_by_rename(&a, fd, dfd, &st, shown, err) < 0)
+	if (swap_by_rename(&j->a, fd, dfd, &j->st, shown, err) < 0)
 		goto fail;
 swapped:
 	fr->what = DEFRAG_DONE;
-	snprintf(fr->why, sizeof(fr->why), "%zu -> %zu fragments%s", src.fragments,
+	snprintf(fr->why, sizeof(fr->why), "%zu -> %zu fragments%s", j->src.fragments,
 		 don.fragments, fr->moved ? "" : " (by rename)");
 	fr->frags_after = don.fragments;
 	fr->has_end = true;
 	fr->end_phys = don.end_phys;
 	goto out;
-
 fail:
 	ret = -1;
-	fr->what = DEFRAG_SKIP_ERROR;
-	hw_strlcpy(fr->why, err->msg, sizeof(fr->why));
+	job_fail(j);
 out:
 	if (lk.held)
 		hw_folder_lock_release(&lk);
-	if (dfd >= 0)
-		close(dfd);
-	/* after a move the temp holds the old blocks; otherwise it is unused */
-	hw_atomic_abort(&a);
-	if (fd >= 0)
-		close(fd);
-	defrag_file_release(&src);
 	defrag_file_release(&don);
-	free(dshown);
-	free(shown);
 	return ret;
 }
 
@@ -463,6 +542,11 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 	const char *last = NULL;
 	bool skipping = o->resume_after != NULL, has_prev = false;
 	uint64_t prev_end = 0;
+	cpu_set_t saved_cpus;
+	bool pinned = false;
+	struct job *jobs = NULL;
+	char *last_buf = NULL;
+	size_t first = 0;
 	int ret = 1, rc;
 
 	defrag_folder_init(&before);
@@ -484,11 +568,17 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 		goto out;
 	}
 	if (skipping) {
-		/* resume: only if the file we stopped after is still here */
-		bool found = false;
-		for (size_t i = 0; i < before.nfiles && !found; i++)
-			found = strcmp(before.files[i].name, o->resume_after) == 0;
-		skipping = found;
+		/* resume after the file we stopped at, if it is still here */
+		for (size_t i = 0; i < before.nfiles; i++)
+			if (strcmp(before.files[i].name, o->resume_after) == 0) {
+				first = i + 1;
+				last = before.files[i].name;
+				if (!before.files[i].unknown && before.files[i].extents > 0) {
+					has_prev = true;
+					prev_end = before.files[i].end_phys;
+				}
+			}
+		skipping = first > 0;
 	}
 	if (o->relayout && before.layout_score >= 0.95 && before.frag_per_file <= 1.05 &&
 	    !skipping) {
@@ -499,53 +589,77 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 		add_after(s, &before);
 		goto out;
 	}
+	if (o->relayout && !o->dry_run) {
+		/* ext4 packs small allocations from a per-CPU pool: staying on
+		   one CPU keeps the folder's donors from two pools apart */
+		cpu_set_t one;
+		int cpu = sched_getcpu();
+		if (cpu >= 0 && sched_getaffinity(0, sizeof(saved_cpus), &saved_cpus) == 0) {
+			CPU_ZERO(&one);
+			CPU_SET(cpu, &one);
+			pinned = sched_setaffinity(0, sizeof(one), &one) == 0;
+		}
+	}
 	r.th.rate = o->max_rate;
 	r.th.start = hw_monotonic();
 	r.buf = hw_malloc(COPY_CHUNK);
-	for (size_t i = 0; i < before.nfiles; i++) {
-		const struct defrag_file *df = &before.files[i];
-		struct file_result fr;
+	jobs = hw_calloc(BATCH_FILES, sizeof(*jobs));
+	for (size_t i = first; i < before.nfiles && !s->stopped;) {
+		size_t nb = 0;
+		uint64_t batch_bytes = 0;
 
-		if (skipping) {
-			if (strcmp(df->name, o->resume_after) == 0)
-				skipping = false;
-			last = df->name;
-			if (!df->unknown && df->extents > 0) {
-				has_prev = true;
-				prev_end = df->end_phys;
+		/* check a batch, then allocate its donors one after another */
+		for (; i < before.nfiles && nb < BATCH_FILES && batch_bytes < BATCH_BYTES; i++) {
+			const struct defrag_file *df = &before.files[i];
+			const struct defrag_file *pv = i > 0 ? &before.files[i - 1] : NULL;
+			const struct defrag_file *nx = i + 1 < before.nfiles ? &before.files[i + 1] : NULL;
+			bool hp = pv != NULL && !pv->unknown && pv->extents > 0;
+			bool hn = nx != NULL && !nx->unknown && nx->extents > 0;
+			job_check(&r, &jobs[nb], df->name, hp, hp ? pv->end_phys : 0, hn,
+				  hn ? nx->first_phys : 0);
+			if (jobs[nb].needs)
+				batch_bytes += (uint64_t)jobs[nb].st.st_size;
+			nb++;
+		}
+		for (size_t k = 0; k < nb; k++)
+			if (jobs[k].needs)
+				job_alloc(&r, &jobs[k]);
+		for (size_t k = 0; k < nb; k++) {
+			struct job *j = &jobs[k];
+			if (o->deadline > 0 && hw_monotonic() >= o->deadline) {
+				s->stopped = true;
+				free(s->stopped_folder);
+				free(s->stopped_after);
+				s->stopped_folder = hw_strdup(relpath);
+				s->stopped_after = last != NULL ? hw_strdup(last) : NULL;
+				break;
 			}
-			continue;
+			if (j->prepared)
+				job_finish(&r, j, has_prev, prev_end);
+			if (j->failed)
+				hw_diag_error("%s", j->err.msg);
+			s->files++;
+			s->outcome[j->fr.what]++;
+			if (j->fr.what == DEFRAG_DONE && !o->dry_run) {
+				s->rewritten++;
+				s->bytes += j->fr.size;
+				if (j->fr.moved)
+					s->moved_in_place++;
+			}
+			if (o->report != NULL)
+				o->report(o->report_ctx, relpath, j->name, j->fr.what, j->fr.why,
+					  j->fr.frags_before, j->fr.frags_after, j->fr.size);
+			if (j->fr.has_end) {
+				has_prev = true;
+				prev_end = j->fr.end_phys;
+			}
+			free(last_buf);
+			last = last_buf = hw_strdup(j->name);
+			job_release(j);
 		}
-		if (o->deadline > 0 && hw_monotonic() >= o->deadline) {
-			s->stopped = true;
-			free(s->stopped_folder);
-			free(s->stopped_after);
-			s->stopped_folder = hw_strdup(relpath);
-			s->stopped_after = last != NULL ? hw_strdup(last) : NULL;
-			break;
-		}
-		hw_error_clear(&ferr);
-		if (file_rewrite(&r, df->name, has_prev, prev_end, &fr, &ferr) < 0) {
-			char *shown = hw_path_join(relpath, df->name);
-			hw_diag_error("%s: %s", shown, ferr.msg);
-			free(shown);
-		}
-		s->files++;
-		s->outcome[fr.what]++;
-		if (fr.what == DEFRAG_DONE && !o->dry_run) {
-			s->rewritten++;
-			s->bytes += fr.size;
-			if (fr.moved)
-				s->moved_in_place++;
-		}
-		if (o->report != NULL)
-			o->report(o->report_ctx, relpath, df->name, fr.what, fr.why,
-				  fr.frags_before, fr.frags_after, fr.size);
-		if (fr.has_end) {
-			has_prev = true;
-			prev_end = fr.end_phys;
-		}
-		last = df->name;
+		/* stopped: the rest of the batch goes (their temps with them) */
+		for (size_t k = 0; k < nb; k++)
+			job_release(&jobs[k]);
 	}
 	if (o->dry_run) {
 		add_after(s, &before);
@@ -559,6 +673,10 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 		add_after(s, &after);
 	}
 out:
+	free(jobs);
+	free(last_buf);
+	if (pinned)
+		(void)sched_setaffinity(0, sizeof(saved_cpus), &saved_cpus);
 	free(r.buf);
 	defrag_folder_release(&before);
 	defrag_folder_release(&after);
