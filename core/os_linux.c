@@ -134,6 +134,12 @@ int hw_os_preallocate(int fd, const char *display_path, off_t len, bool keep_siz
 int hw_os_move_extents(int orig_fd, int donor_fd, uint64_t len, uint64_t *moved_r,
 		       const char *display_path, struct hw_error *err)
 {
+	return hw_os_move_extents_at(orig_fd, donor_fd, 0, len, moved_r, display_path, err);
+}
+
+int hw_os_move_extents_at(int orig_fd, int donor_fd, uint64_t donor_off, uint64_t len,
+			  uint64_t *moved_r, const char *display_path, struct hw_error *err)
+{
 	struct move_extent me;
 	uint32_t bs = 4096;
 	uint64_t blocks;
@@ -144,8 +150,12 @@ int hw_os_move_extents(int orig_fd, int donor_fd, uint64_t len, uint64_t *moved_
 	blocks = (len + bs - 1) / bs;
 	if (blocks == 0)
 		return 1;
+	if (donor_off % bs != 0)
+		return hw_error_set(err, EINVAL, "%s: donor offset %llu is not block-aligned",
+				    display_path, (unsigned long long)donor_off);
 	memset(&me, 0, sizeof(me));
 	me.donor_fd = (uint32_t)donor_fd;
+	me.donor_start = donor_off / bs;
 	me.len = blocks;
 	if (ioctl(orig_fd, EXT4_IOC_MOVE_EXT, &me) < 0) {
 		*moved_r = me.moved_len * bs;
