@@ -2,7 +2,6 @@
    (see defrag.h for the safety rules) */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,8 +110,8 @@ static bool is_adjacent(uint64_t prev_end, uint64_t first)
 }
 
 /* copy fd -> dfd, hashing what was read; -1 error */
-static int copy_data(struct run *r, int fd, int dfd, uint64_t size, const char *shown,
-		     const char *dshown, struct hw_hash *h, struct hw_error *err)
+static int copy_data(struct run *r, int fd, int dfd, uint64_t doff, uint64_t size,
+		     const char *shown, const char *dshown, struct hw_hash *h, struct hw_error *err)
 {
 	XXH3_state_t *xs = XXH3_createState();
 	uint64_t off = 0;
@@ -135,7 +134,7 @@ static int copy_data(struct run *r, int fd, int dfd, uint64_t size, const char *
 			break;
 		}
 		XXH3_128bits_update(xs, r->buf, (size_t)n);
-		if (hw_io_pwrite(dfd, r->buf, (size_t)n, (off_t)off) != n) {
+		if (hw_io_pwrite(dfd, r->buf, (size_t)n, (off_t)(doff + off)) != n) {
 			ret = hw_error_sys(err, "write", dshown);
 			break;
 		}
@@ -199,6 +198,9 @@ struct job {
 	bool needs;              /* checked: worth a donor */
 	bool prepared;           /* donor allocated */
 	bool failed;             /* fr.what == ERROR, message in err */
+	bool in_batch;           /* its data sits in the batch donor at boff */
+	uint64_t boff;
+	struct hw_hash hs;       /* of the source, as copied */
 	struct hw_error err;
 };
 
@@ -379,7 +381,7 @@ static int job_finish(struct run *r, struct job *j, bool has_prev, uint64_t prev
 	int fd = j->fd, dfd = j->dfd, rc, ret = 1;
 	bool src_adjacent = has_prev && !j->src.unknown && is_adjacent(prev_end, j->src.first_phys);
 
-	if (copy_data(r, fd, dfd, (uint64_t)j->st.st_size, shown, dshown, &hs, err) < 0)
+	if (copy_data(r, fd, dfd, 0, (uint64_t)j->st.st_size, shown, dshown, &hs, err) < 0)
 		goto fail;
 	if (hw_io_fsync(dfd) < 0) {
 		hw_error_sys(err, "fsync", dshown);
@@ -517,6 +519,289 @@ out:
 	return ret;
 }
 
+/* ---- the batch donor: one preallocated file holding a batch's files one
+   after another (block-aligned), each then exchanged into its file with
+   EXT4_IOC_MOVE_EXT at its offset. One big allocation is one run of disk,
+   whatever else the filesystem is doing: the files come out whole and
+   adjacent, in the order they were laid into it (UID order). ---- */
+struct batch {
+	struct hw_atomic a;
+	int fd;
+	char *shown;
+	struct hw_extent *ext;
+	size_t next;
+	uint32_t bs;
+	bool active;
+};
+
+static void batch_release(struct batch *b)
+{
+	if (b->fd >= 0)
+		close(b->fd);
+	hw_atomic_abort(&b->a);   /* the old blocks of the files go with it */
+	free(b->shown);
+	free(b->ext);
+	memset(b, 0, sizeof(*b));
+	b->fd = -1;
+	b->a.done = true;
+}
+
+/* hash [off, off + len) of fd */
+static int hash_range(struct run *r, int fd, uint64_t off, uint64_t len, const char *shown,
+		      struct hw_hash *h, struct hw_error *err)
+{
+	XXH3_state_t *xs = XXH3_createState();
+	uint64_t done = 0;
+	int ret = 1;
+
+	if (xs == NULL)
+		abort();
+	XXH3_128bits_reset(xs);
+	while (done < len) {
+		size_t want = len - done < COPY_CHUNK ? (size_t)(len - done) : COPY_CHUNK;
+		ssize_t n = pread(fd, r->buf, want, (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? hw_error_sys(err, "read", shown)
+				    : hw_error_set(err, EIO, "%s: short read", shown);
+			break;
+		}
+		XXH3_128bits_update(xs, r->buf, (size_t)n);
+		done += (uint64_t)n;
+	}
+	if (ret > 0) {
+		XXH128_canonical_t c;
+		XXH128_canonicalFromHash(&c, XXH3_128bits_digest(xs));
+		memcpy(h->b, c.digest, 16);
+	}
+	XXH3_freeState(xs);
+	return ret;
+}
+
+/* fragments and physical ends of the batch range [off, off + len) */
+static void batch_range(const struct batch *b, uint64_t off, uint64_t len, size_t *frags_r,
+			uint64_t *first_r, uint64_t *end_r)
+{
+	uint64_t lend = off + ((len + b->bs - 1) / b->bs) * b->bs, prev_end = 0;
+	size_t frags = 0;
+
+	*first_r = *end_r = 0;
+	for (size_t i = 0; i < b->next; i++) {
+		const struct hw_extent *x = &b->ext[i];
+		uint64_t s0, s1, p0;
+		if (x->logical + x->length <= off || x->logical >= lend)
+			continue;
+		s0 = x->logical > off ? x->logical : off;
+		s1 = x->logical + x->length < lend ? x->logical + x->length : lend;
+		p0 = x->physical + (s0 - x->logical);
+		if (frags == 0)
+			*first_r = p0;
+		if (frags == 0 || p0 != prev_end)
+			frags++;
+		prev_end = p0 + (s1 - s0);
+		*end_r = prev_end;
+	}
+	*frags_r = frags;
+}
+
+/* allocate the batch donor and lay the batch's files into it: 1 ready,
+   0 not possible here (the per-file path takes over), -1 error */
+static int batch_fill(struct run *r, struct batch *b, struct job *jobs, size_t nb,
+		      struct hw_error *err)
+{
+	const struct defrag_opts *o = r->o;
+	uint64_t total = 0, free_bytes = 0;
+	const char *first = NULL;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	b->fd = -1;
+	b->a.done = true;
+	for (size_t k = 0; k < nb; k++)
+		if (jobs[k].needs) {
+			if (first == NULL) {
+				first = jobs[k].name;
+				if (hw_os_block_size(jobs[k].fd, &b->bs, err) < 0)
+					return -1;
+				if (b->bs == 0)
+					b->bs = 4096;
+				if (hw_os_free_bytes(jobs[k].fd, &free_bytes, err) < 0)
+					return -1;
+			}
+			jobs[k].boff = total;
+			total += (((uint64_t)jobs[k].st.st_size + b->bs - 1) / b->bs) * b->bs;
+		}
+	if (first == NULL)
+		return 0;
+	if (free_bytes < total + o->reserve)
+		return 0;   /* each file on its own then, with its own guard */
+	if (hw_atomic_begin(&b->a, r->dirfd, r->relpath, first, 0600, err) < 0)
+		return -1;
+	b->shown = hw_path_join(r->relpath, b->a.tmpname);
+	b->fd = openat(r->dirfd, b->a.tmpname, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (b->fd < 0) {
+		hw_error_sys(err, "open", b->shown);
+		goto fail;
+	}
+	rc = hw_os_preallocate(b->fd, b->shown, (off_t)total, false, err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 0) {
+		batch_release(b);
+		return 0;
+	}
+	for (size_t k = 0; k < nb; k++) {
+		struct job *j = &jobs[k];
+		if (!j->needs)
+			continue;
+		hw_error_clear(&j->err);
+		if (copy_data(r, j->fd, b->fd, j->boff, (uint64_t)j->st.st_size, j->shown, b->shown,
+			      &j->hs, &j->err) < 0) {
+			job_fail(j);
+			continue;
+		}
+		j->in_batch = true;
+	}
+	if (hw_io_fsync(b->fd) < 0) {
+		hw_error_sys(err, "fsync", b->shown);
+		goto fail;
+	}
+	hw_os_evict(b->fd);
+	rc = hw_os_extents(b->fd, b->shown, &b->ext, &b->next, err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 0) {
+		for (size_t k = 0; k < nb; k++)
+			jobs[k].in_batch = false;
+		batch_release(b);
+		return 0;
+	}
+	b->active = true;
+	return 1;
+fail:
+	for (size_t k = 0; k < nb; k++)
+		jobs[k].in_batch = false;
+	batch_release(b);
+	return -1;
+}
+
+/* verify, decide and exchange one file from the batch donor. 1 done or
+   decided, 0 the move was refused (the per-file path takes over), -1 error */
+static int job_finish_batch(struct run *r, struct job *j, struct batch *b, bool has_prev,
+			    uint64_t prev_end)
+{
+	const struct defrag_opts *o = r->o;
+	struct hw_error *err = &j->err;
+	struct file_result *fr = &j->fr;
+	struct hw_folder_lock lk = { 0 };
+	struct stat now_st, name_st;
+	struct hw_hash hd;
+	uint64_t size = (uint64_t)j->st.st_size, first, end, moved = 0;
+	size_t frags;
+	bool src_adjacent = has_prev && !j->src.unknown && is_adjacent(prev_end, j->src.first_phys);
+	int rc, ret = 1;
+
+	if (hash_range(r, b->fd, j->boff, size, b->shown, &hd, err) < 0)
+		goto fail;
+	if (memcmp(hd.b, j->hs.b, sizeof(hd.b)) != 0) {
+		hw_error_set(err, EIO, "%s: donor does not read back as the source: left as it was",
+			     j->shown);
+		goto fail;
+	}
+	batch_range(b, j->boff, size, &frags, &first, &end);
+	if (!o->relayout && frags >= j->src.fragments) {
+		set_why(fr, DEFRAG_SKIP_NOT_BETTER, "donor has %zu fragments, file %zu", frags,
+			j->src.fragments);
+		goto out;
+	}
+	if (o->relayout) {
+		bool don_adjacent = has_prev && is_adjacent(prev_end, first);
+		size_t limit = j->src.fragments > 1 ? j->src.fragments : 1;
+		if (!(frags < j->src.fragments ||
+		      (frags <= limit && (don_adjacent || !src_adjacent)))) {
+			set_why(fr, DEFRAG_SKIP_NOT_BETTER, "donor %s, %zu fragments",
+				don_adjacent ? "adjacent" : "not adjacent", frags);
+			goto out;
+		}
+	}
+	if (o->before_swap != NULL)
+		o->before_swap(o->hook_ctx, r->dirfd, j->name);
+	rc = hw_folder_lock_take(r->dirfd, r->relpath, NULL, o->lock_timeout_ms, &lk, err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 0) {
+		set_why(fr, DEFRAG_SKIP_LOCKED, "%s", err->msg);
+		hw_error_clear(err);
+		goto out;
+	}
+	if (fstat(j->fd, &now_st) < 0) {
+		hw_error_sys(err, "fstat", j->shown);
+		goto fail;
+	}
+	if (fstatat(r->dirfd, j->name, &name_st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !same_version(&j->st, &now_st) || name_st.st_ino != j->st.st_ino ||
+	    name_st.st_dev != j->st.st_dev) {
+		set_why(fr, DEFRAG_SKIP_CHANGED, "changed while it was copied: left as it is");
+		goto out;
+	}
+	/* cached pages stop the move after one extent (EBUSY) */
+	if (hw_io_fsync(j->fd) < 0) {
+		hw_error_sys(err, "fsync", j->shown);
+		goto fail;
+	}
+	hw_os_evict(j->fd);
+	hw_os_evict(b->fd);
+	rc = hw_os_move_extents_at(j->fd, b->fd, j->boff, size, &moved, j->shown, err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 0) {
+		/* refused or partial: whatever moved was identical data; say so
+		   after checking, and let the per-file path finish the job */
+		if (moved > 0) {
+			struct hw_hash h2;
+			hw_os_evict(j->fd);
+			if (hw_hash_fd(j->fd, j->shown, &h2, NULL, err) < 0)
+				goto fail;
+			if (memcmp(h2.b, j->hs.b, sizeof(h2.b)) != 0) {
+				hw_error_set(err, EIO, "%s: content differs after a partial "
+					     "EXT4_IOC_MOVE_EXT", j->shown);
+				goto fail;
+			}
+			if (fstat(j->fd, &j->st) < 0) {
+				hw_error_sys(err, "fstat", j->shown);
+				goto fail;
+			}
+		}
+		ret = 0;
+		goto out;
+	}
+	{
+		struct stat after;
+		if (fstat(j->fd, &after) == 0 && HW_TS_NS(after.st_mtim) != HW_TS_NS(j->st.st_mtim)) {
+			struct timespec times[2] = { j->st.st_atim, j->st.st_mtim };
+			if (futimens(j->fd, times) < 0) {
+				hw_error_sys(err, "futimens", j->shown);
+				goto fail;
+			}
+		}
+	}
+	fr->what = DEFRAG_DONE;
+	fr->moved = true;
+	snprintf(fr->why, sizeof(fr->why), "%zu -> %zu fragments", j->src.fragments, frags);
+	fr->frags_after = frags;
+	fr->has_end = true;
+	fr->end_phys = end;
+	goto out;
+fail:
+	ret = -1;
+	job_fail(j);
+out:
+	if (lk.held)
+		hw_folder_lock_release(&lk);
+	return ret;
+}
+
 static void add_before(struct defrag_stats *s, const struct defrag_folder *f)
 {
 	s->files_before += f->nfiles;
@@ -542,9 +827,9 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 	const char *last = NULL;
 	bool skipping = o->resume_after != NULL, has_prev = false;
 	uint64_t prev_end = 0;
-	cpu_set_t saved_cpus;
-	bool pinned = false;
 	struct job *jobs = NULL;
+	struct batch batch = { .fd = -1, .a = { .done = true, .fd = -1 } };
+	bool use_batch;
 	char *last_buf = NULL;
 	size_t first = 0;
 	int ret = 1, rc;
@@ -589,17 +874,6 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 		add_after(s, &before);
 		goto out;
 	}
-	if (o->relayout && !o->dry_run) {
-		/* ext4 packs small allocations from a per-CPU pool: staying on
-		   one CPU keeps the folder's donors from two pools apart */
-		cpu_set_t one;
-		int cpu = sched_getcpu();
-		if (cpu >= 0 && sched_getaffinity(0, sizeof(saved_cpus), &saved_cpus) == 0) {
-			CPU_ZERO(&one);
-			CPU_SET(cpu, &one);
-			pinned = sched_setaffinity(0, sizeof(one), &one) == 0;
-		}
-	}
 	r.th.rate = o->max_rate;
 	r.th.start = hw_monotonic();
 	r.buf = hw_malloc(COPY_CHUNK);
@@ -621,9 +895,19 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 				batch_bytes += (uint64_t)jobs[nb].st.st_size;
 			nb++;
 		}
-		for (size_t k = 0; k < nb; k++)
-			if (jobs[k].needs)
-				job_alloc(&r, &jobs[k]);
+		use_batch = !o->no_move_ext && !o->dry_run;
+		if (use_batch) {
+			struct hw_error berr;
+			hw_error_clear(&berr);
+			rc = batch_fill(&r, &batch, jobs, nb, &berr);
+			if (rc < 0)
+				hw_diag_warn("%s: one file at a time", berr.msg);
+			use_batch = rc > 0;
+		}
+		if (!use_batch)
+			for (size_t k = 0; k < nb; k++)
+				if (jobs[k].needs)
+					job_alloc(&r, &jobs[k]);
 		for (size_t k = 0; k < nb; k++) {
 			struct job *j = &jobs[k];
 			if (o->deadline > 0 && hw_monotonic() >= o->deadline) {
@@ -633,6 +917,11 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 				s->stopped_folder = hw_strdup(relpath);
 				s->stopped_after = last != NULL ? hw_strdup(last) : NULL;
 				break;
+			}
+			if (j->in_batch && job_finish_batch(&r, j, &batch, has_prev, prev_end) == 0) {
+				/* the move was refused: this file on its own */
+				j->in_batch = false;
+				job_alloc(&r, j);
 			}
 			if (j->prepared)
 				job_finish(&r, j, has_prev, prev_end);
@@ -660,6 +949,7 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 		/* stopped: the rest of the batch goes (their temps with them) */
 		for (size_t k = 0; k < nb; k++)
 			job_release(&jobs[k]);
+		batch_release(&batch);
 	}
 	if (o->dry_run) {
 		add_after(s, &before);
@@ -675,8 +965,6 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 out:
 	free(jobs);
 	free(last_buf);
-	if (pinned)
-		(void)sched_setaffinity(0, sizeof(saved_cpus), &saved_cpus);
 	free(r.buf);
 	defrag_folder_release(&before);
 	defrag_folder_release(&after);

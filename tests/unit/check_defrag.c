@@ -318,8 +318,8 @@ START_TEST(test_relayout)
 	ck_assert(after.uid_order);
 	ck_assert_msg(after.layout_score > before.layout_score,
 		      "layout score %.2f -> %.2f", before.layout_score, after.layout_score);
-	/* how close to 1.00 depends on the allocator and on what else writes
-	   to the filesystem meanwhile: bench/layout.sh measures it */
+	/* one batch donor holds the folder: one run of disk, in UID order */
+	ck_assert_msg(after.layout_score >= 0.9, "layout score after %.2f", after.layout_score);
 	ck_assert(after.frag_per_file <= 1.05);
 	ck_assert_uint_eq(s.pairs_after, after.pairs);
 	defrag_folder_release(&before);
