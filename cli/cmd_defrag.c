@@ -57,8 +57,13 @@ static void report(void *ctx, const char *relpath, const char *name, enum defrag
 		hw_printer_null(rc->p, "frags_after");
 	else
 		hw_printer_uint(rc->p, "frags_after", fa);
-	hw_printer_str(rc->p, "reason", what == DEFRAG_DONE ? why : defrag_skip_name(what));
-	hw_printer_str(rc->p, "detail", why);
+	if (what == DEFRAG_DONE) {
+		hw_printer_str(rc->p, "reason", why);
+	} else {
+		char *r = hw_asprintf("%s: %s", defrag_skip_name(what), why);
+		hw_printer_str(rc->p, "reason", r);
+		free(r);
+	}
 	hw_printer_row_end(rc->p);
 }
 

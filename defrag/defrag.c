@@ -655,6 +655,9 @@ static int batch_fill(struct run *r, struct batch *b, struct job *jobs, size_t n
 		struct job *j = &jobs[k];
 		if (!j->needs)
 			continue;
+		/* the window closed: the files copied so far are still swapped */
+		if (o->deadline > 0 && hw_monotonic() >= o->deadline)
+			break;
 		hw_error_clear(&j->err);
 		if (copy_data(r, j->fd, b->fd, j->boff, (uint64_t)j->st.st_size, j->shown, b->shown,
 			      &j->hs, &j->err) < 0) {
@@ -910,7 +913,9 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 					job_alloc(&r, &jobs[k]);
 		for (size_t k = 0; k < nb; k++) {
 			struct job *j = &jobs[k];
-			if (o->deadline > 0 && hw_monotonic() >= o->deadline) {
+			/* a file already copied into the batch donor is finished
+			   (a verify and a swap); nothing new is started */
+			if (o->deadline > 0 && hw_monotonic() >= o->deadline && !j->in_batch) {
 				s->stopped = true;
 				free(s->stopped_folder);
 				free(s->stopped_after);

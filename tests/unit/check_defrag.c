@@ -578,6 +578,19 @@ START_TEST(test_budget_and_resume)
 	char *folder = NULL, *after = NULL;
 
 	o.reserve = 0;
+	/* a window already closed: nothing is started */
+	o.deadline = 1;
+	run(&o, &s);
+	ck_assert(s.stopped);
+	ck_assert_uint_eq(s.rewritten, 0);
+	ck_assert_ptr_null(s.stopped_after);
+	ck_assert_uint_eq(tl_count_prefix(fdir, HW_TMP_PREFIX), 0);
+	defrag_stats_release(&s);
+	memset(&s, 0, sizeof(s));
+	/* one file at a time (the batch path finishes what it has copied):
+	   the window closes after the third */
+	o.deadline = 0;
+	o.no_move_ext = true;
 	o.report = stop_after_three;
 	o.report_ctx = &o;
 	run(&o, &s);
