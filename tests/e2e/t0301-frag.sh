@@ -16,19 +16,21 @@ out | sed -n 2,3p | grep -q "Sent Items" && die "whole folder listed before frag
 
 expect_exit 1 hw --store store --state st frag --json
 [ "$(out | grep -c '"folder"')" = 3 ] || die "one JSON object per folder expected"
-out | grep '"folder":"example.com/bob"' | grep -q '"frag_per_file":16.00' || die "bob: 16 fragments per file expected"
-out | grep '"folder":"example.com/bob"' | grep -q '"order":"uid"' || die "bob: UID order expected"
-out | grep '"folder":"example.com/carol"' | grep -q '"order":"name"' || die "carol: name order expected"
-out | grep '"folder":"example.com/bob/Sent Items.IMAP"' | grep -q '"verdict":"ok"' || die "Sent Items ok"
-out | tail -n 1 | grep -q '"worth_defrag":2' || die "summary: 2 worth defrag"
-
 # filefrag agrees, file by file, on the figure per folder
 total=0
 for f in store/example.com/bob/*.msg; do
 	n=$(filefrag "$f" | sed 's/.*: \([0-9]*\) extents\{0,1\} found/\1/')
 	total=$((total + n))
 done
-[ "$total" = 160 ] || die "filefrag counts $total fragments in bob, frag says 160"
+[ "$total" -gt 20 ] || die "test files not fragmented ($total fragments)"
+want=$(awk "BEGIN { printf \"%.2f\", $total / 10 }")
+out | grep '"folder":"example.com/bob"' | grep -q "\"frag_per_file\":$want" ||
+	die "bob: filefrag says $want fragments per file"
+out | grep '"folder":"example.com/bob"' | grep -q '"order":"uid"' || die "bob: UID order expected"
+out | grep '"folder":"example.com/carol"' | grep -q '"order":"name"' || die "carol: name order expected"
+out | grep '"folder":"example.com/bob/Sent Items.IMAP"' | grep -q '"verdict":"ok"' || die "Sent Items ok"
+out | tail -n 1 | grep -q '"worth_defrag":2' || die "summary: 2 worth defrag"
+
 
 # the map
 expect_exit 1 hw --store store --state st frag --map map.svg

@@ -14,7 +14,7 @@ snapshot_files store > before.txt
 
 # -n: says what and why, changes nothing
 expect_exit 0 hw --store store --state st defrag -n
-grep_out "would rewrite: 16 fragments"
+grep_out "would rewrite: [0-9]* fragments"
 snapshot_files store > now.txt
 cmp -s before.txt now.txt || die "dry run changed the store"
 
