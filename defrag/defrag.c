@@ -85,7 +85,19 @@ struct run {
 	char *buf;
 	int dirfd;
 	const char *relpath;
+	/* the batch path holds the folder lock across a few swaps (taking
+	   and removing a lock file costs an unlink, milliseconds with
+	   discard), but never longer than LOCK_HOLD_SECS at a time */
+	struct hw_folder_lock lk;
+	double lk_since;
 };
+#define LOCK_HOLD_SECS 0.1
+
+static void run_unlock(struct run *r)
+{
+	if (r->lk.held)
+		hw_folder_lock_release(&r->lk);
+}
 
 struct file_result {
 	enum defrag_skip what;
@@ -697,7 +709,6 @@ static int job_finish_batch(struct run *r, struct job *j, struct batch *b, bool 
 	const struct defrag_opts *o = r->o;
 	struct hw_error *err = &j->err;
 	struct file_result *fr = &j->fr;
-	struct hw_folder_lock lk = { 0 };
 	struct stat now_st, name_st;
 	struct hw_hash hd;
 	uint64_t size = (uint64_t)j->st.st_size, first, end, moved = 0;
@@ -730,13 +741,18 @@ static int job_finish_batch(struct run *r, struct job *j, struct batch *b, bool 
 	}
 	if (o->before_swap != NULL)
 		o->before_swap(o->hook_ctx, r->dirfd, j->name);
-	rc = hw_folder_lock_take(r->dirfd, r->relpath, NULL, o->lock_timeout_ms, &lk, err);
-	if (rc < 0)
-		goto fail;
-	if (rc == 0) {
-		set_why(fr, DEFRAG_SKIP_LOCKED, "%s", err->msg);
-		hw_error_clear(err);
-		goto out;
+	if (r->lk.held && hw_monotonic() - r->lk_since > LOCK_HOLD_SECS)
+		run_unlock(r);   /* let a waiting writer in */
+	if (!r->lk.held) {
+		rc = hw_folder_lock_take(r->dirfd, r->relpath, NULL, o->lock_timeout_ms, &r->lk, err);
+		if (rc < 0)
+			goto fail;
+		if (rc == 0) {
+			set_why(fr, DEFRAG_SKIP_LOCKED, "%s", err->msg);
+			hw_error_clear(err);
+			goto out;
+		}
+		r->lk_since = hw_monotonic();
 	}
 	if (fstat(j->fd, &now_st) < 0) {
 		hw_error_sys(err, "fstat", j->shown);
@@ -800,8 +816,8 @@ fail:
 	ret = -1;
 	job_fail(j);
 out:
-	if (lk.held)
-		hw_folder_lock_release(&lk);
+	if (ret <= 0)
+		run_unlock(r);
 	return ret;
 }
 
@@ -951,6 +967,7 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 			last = last_buf = hw_strdup(j->name);
 			job_release(j);
 		}
+		run_unlock(&r);
 		/* stopped: the rest of the batch goes (their temps with them) */
 		for (size_t k = 0; k < nb; k++)
 			job_release(&jobs[k]);

@@ -504,8 +504,14 @@ START_TEST(test_kill_during_defrag)
 	memset(&s, 0, sizeof(s));
 	o.dry_run = false;
 	run(&o, &s);
-	/* the next run removed the leftover and finished the job */
+	/* the next run removed the leftovers (a stale lock of ours too) and
+	   finished the job */
 	ck_assert_uint_eq(s.rewritten, NFILES - 2);
+	{
+		char *lp = tl_path(fdir, hw_folder_lock_name());
+		ck_assert(!tl_exists(lp));
+		free(lp);
+	}
 	assert_folder_intact(s.moved_in_place == s.rewritten);
 	defrag_stats_release(&s);
 }
