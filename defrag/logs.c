@@ -257,9 +257,17 @@ int logs_compress_file(int dirfd, const char *dirpath, const char *name,
 			goto out;
 		}
 	}
+	if (o->compress == LOGS_ZSTD) {
+		/* zstd's own worker threads, as the zstd tool may use; an older
+		   libarchive without the option compresses on one */
+		char th[16];
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		snprintf(th, sizeof(th), "%ld", n > 1 ? n : 1);
+		(void)archive_write_set_filter_option(ar, "zstd", "threads", th);
+	}
 	/* no zero padding after the stream: the file is exactly the filter's
 	   output, which zstd -d and gunzip expect */
-	archive_write_set_bytes_per_block(ar, 1 << 16);
+	archive_write_set_bytes_per_block(ar, 1 << 20);
 	archive_write_set_bytes_in_last_block(ar, 1);
 	if (archive_write_open2(ar, &sink, NULL, sink_write, NULL, NULL) != ARCHIVE_OK)
 		goto arfail;
