@@ -45,7 +45,7 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 
-.PHONY: all deps check unit e2e demo install clean fuzz bench-tools
+.PHONY: all deps check unit e2e demo install clean
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/hiwater $(BENCH_BIN)
@@ -105,6 +105,9 @@ install: all
 
 clean:
 	rm -rf build build-san hiwater bench/mkstore bench/floor
+
+# test suites that bring their own targets (crash harness, fuzzers)
+-include $(sort $(wildcard tests/*/*.mk))
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BENCH_BIN:=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d)
 .SECONDARY: $(TESTLIB_OBJ)

@@ -14,6 +14,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "hw.h"
 
@@ -72,6 +73,30 @@ struct hw_store *cli_store_open(int *exit_r);
 const char *cli_state_dir(int *exit_r);
 /* state + catalog; NULL with *exit_r set on failure */
 struct hw_catalog *cli_catalog_open(int *exit_r);
+
+/* Load the policy once: -c FILE, or /etc/hiwater.yaml when present. Fills
+   cli.store and cli.state from its 'store' and 'state_dir' where --store,
+   --state and the environment gave none. Returns 1 loaded (*pol_r set), 0 no
+   policy configured (*pol_r NULL), or HW_EXIT_CONFIG after printing
+   "FILE:LINE:COLUMN: what was expected". cli_store_open and cli_state_dir
+   call it first, so every command honours -c. */
+struct hw_policy;
+#define CLI_CONFIG_DEFAULT "/etc/hiwater.yaml"
+int cli_policy_load(const struct hw_policy **pol_r);
+
+/* cmd_purge.c: select by the policy and, unless dry_run, snapshot and
+   remove (nightly runs the same code). *cat_r is the catalog it opened (or
+   NULL), for the caller to free. Stops between folders once deadline (unix
+   seconds, 0 none) has passed. -1 with err and res->exit on a fatal error. */
+struct hw_purge_plan;
+struct hw_purge_result;
+struct hw_catalog;
+int cli_purge_run(const struct hw_policy *pol, const struct hw_store *st, const char *state,
+		  char *const *args, size_t nargs, bool dry_run, time_t now, time_t deadline,
+		  struct hw_purge_plan *plan, struct hw_catalog **cat_r,
+		  struct hw_purge_result *res, struct hw_error *err);
+/* true when this build can snapshot (purge may remove) */
+bool cli_purge_can_remove(void);
 
 /* Validate FOLDER arguments (argv[optind..argc)): 0 ok, else exit code */
 int cli_check_folder_args(int argc, char **argv);

@@ -22,7 +22,7 @@ static const char usage[] =
 	"  --new-uidvalidity    start a new UID space (every client resyncs!)\n"
 	"  --verify             read messages whole; content hashes into the catalog\n"
 	"  --lock-name NAME     the folder lock file (default IMAP.LCK)\n"
-	"  -j, --jobs N         parallel workers (default: CPUs)\n"
+	"  -j, --jobs N         parallel workers (default: 4 x CPUs, at most 32)\n"
 	"  --json               one JSON object per folder that changed, then a summary\n"
 	"\n"
 	"Exit: 0 ok; 1 skipped files, busy folders, or (--check) stale folders;\n"
@@ -124,7 +124,10 @@ int cmd_index(int argc, char **argv)
 		return cli_usage_error("--check writes nothing: it does not combine with "
 				       "--new-uidvalidity or --mark-seen");
 	o.dry_run = cli.dry_run;
-	o.jobs = cli.jobs;
+	/* reading headers is I/O-bound: on a cold cache, more requests in
+	   flight than CPUs keep the disk busy (bench/index.sh: 2.0x faster
+	   cold with 8 workers than with 2 on 2 CPUs) */
+	o.jobs = cli.jobs > 0 ? cli.jobs : hw_pool_cpus() * 4 < 32 ? hw_pool_cpus() * 4 : 32;
 	o.lockname = hw_folder_lock_name();
 
 	st = cli_store_open(&ret);

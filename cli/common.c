@@ -5,8 +5,50 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../policy/policy.h"
 
 struct cli_globals cli;
+
+static struct hw_policy *cli_pol;
+static int cli_pol_status = -1;   /* -1 not tried yet, else cli_policy_load's result */
+
+static void cli_policy_free(void)
+{
+	hw_policy_free(&cli_pol);
+}
+
+int cli_policy_load(const struct hw_policy **pol_r)
+{
+	struct hw_error err;
+	const char *path = cli.config;
+	int r;
+
+	if (cli_pol_status >= 0)
+		goto out;
+	cli_pol_status = 0;
+	if (path == NULL) {
+		if (access(CLI_CONFIG_DEFAULT, F_OK) < 0)
+			goto out;
+		path = CLI_CONFIG_DEFAULT;
+		cli.config = path;
+	}
+	r = hw_policy_load(path, &cli_pol, &err);
+	if (r <= 0) {
+		fprintf(stderr, "hiwater%s%s: %s\n", cli.cmd ? " " : "", cli.cmd ? cli.cmd : "",
+			err.msg);
+		cli_pol_status = HW_EXIT_CONFIG;
+		goto out;
+	}
+	atexit(cli_policy_free);
+	cli_pol_status = 1;
+	if ((cli.store == NULL || *cli.store == '\0') && cli_pol->store != NULL)
+		cli.store = cli_pol->store;
+	if ((cli.state == NULL || *cli.state == '\0') && cli_pol->state_dir != NULL)
+		cli.state = cli_pol->state_dir;
+out:
+	*pol_r = cli_pol;
+	return cli_pol_status;
+}
 
 void cli_print_usage(const char *usage)
 {
@@ -90,10 +132,15 @@ static void progress_setup(void)
 
 struct hw_store *cli_store_open(int *exit_r)
 {
+	const struct hw_policy *pol;
 	struct hw_store *st;
 	struct hw_error err;
 
 	progress_setup();
+	if (cli_policy_load(&pol) > 1) {
+		*exit_r = HW_EXIT_CONFIG;
+		return NULL;
+	}
 	if (cli.store == NULL || *cli.store == '\0') {
 		cli_error("no store given: use --store DIR, HIWATER_STORE, or 'store' in the policy");
 		*exit_r = HW_EXIT_USAGE;
@@ -109,9 +156,14 @@ struct hw_store *cli_store_open(int *exit_r)
 
 const char *cli_state_dir(int *exit_r)
 {
+	const struct hw_policy *pol;
 	struct hw_error err;
 	int r;
 
+	if (cli_policy_load(&pol) > 1) {
+		*exit_r = HW_EXIT_CONFIG;
+		return NULL;
+	}
 	if (cli.state == NULL || *cli.state == '\0')
 		cli.state = HW_STATE_DEFAULT;
 	r = hw_state_open(cli.state, cli.store, &err);

@@ -10,6 +10,27 @@
  * Line ends: LF, CRLF, and bare CR all end a line. A run of CRs followed by
  * LF ("\r\r\n", left by a double CRLF conversion) is one line end, so such a
  * file does not look like a one-line header followed by a blank line.
+ *
+ * Choices the header leaves open, made here (and pinned by the tests):
+ * - Blank or blanks-only lines before the first field are skipped when a
+ *   field follows (a block that starts with junk indentation is common in
+ *   exported mail); otherwise the first of them is the separator. A stray
+ *   indent before the first field is ignored. An mbox "From " line and a
+ *   UTF-8 byte order mark are skipped at the start only.
+ * - Field names are printable ASCII but ':' plus 8-bit bytes; blanks before
+ *   the colon are allowed (RFC 5322 obsolete syntax).
+ * - A field present but empty gives "" (absent gives NULL). Message-ID and
+ *   In-Reply-To keep their angle brackets: "<id@host>".
+ * - truncated: no blank line within the cap; header_len is then the cap
+ *   and no_separator stays false (the end was not seen).
+ * - Dates: years 1900..9999 (two digits: 00-49 -> 20xx, 50-99 -> 19xx;
+ *   three digits: +1900), a missing zone is UTC, a missing time is 00:00:00,
+ *   unknown zone names count as UTC, military zones as -0000 (RFC 5322),
+ *   D/M/Y vs M/D/Y slashed dates are ambiguous and stay unknown.
+ * - Charsets: ISO-8859-1 is decoded as Windows-1252 (its C1 bytes are
+ *   Windows punctuation in real mail), ks_c_5601-1987/EUC-KR as CP949,
+ *   GB2312/GBK as GB18030. A name with characters outside the MIME token
+ *   set never reaches iconv_open.
  */
 #include <errno.h>
 #include <iconv.h>
@@ -176,6 +197,22 @@ static const char *charset_iconv_name(const char *cs)
 	return cs;
 }
 
+/* only MIME charset-name characters reach iconv_open: no "//TRANSLIT"
+   style options, no '/' that a module loader could take for a path */
+static bool charset_name_ok(const char *cs)
+{
+	const unsigned char *p = (const unsigned char *)cs;
+
+	if (*p == '\0')
+		return false;
+	for (; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' ||
+		      *p == ':' || *p == '+'))
+			return false;
+	return true;
+}
+
 /* append bytes in charset cs as valid UTF-8; an unknown charset keeps the
    bytes (made valid UTF-8), bytes iconv rejects become U+FFFD */
 static void charset_append(struct hw_buf *b, const char *cs, const char *s, size_t n)
@@ -187,7 +224,7 @@ static void charset_append(struct hw_buf *b, const char *cs, const char *s, size
 
 	if (n == 0)
 		return;
-	if (charset_is_utf8(cs)) {
+	if (charset_is_utf8(cs) || !charset_name_ok(cs)) {
 		utf8_append_valid(b, (const unsigned char *)s, n);
 		return;
 	}
@@ -204,8 +241,12 @@ static void charset_append(struct hw_buf *b, const char *cs, const char *s, size
 		int e = errno;
 
 		tmp.len += before - outleft;
-		if (r != (size_t)-1 || e == E2BIG)
+		if (r != (size_t)-1 || (e == E2BIG && outleft != before))
 			continue;
+		/* no progress on E2BIG (cannot happen with the room reserved
+		   above, but a loop must not depend on that): skip like EILSEQ */
+		if (e == E2BIG)
+			e = EILSEQ;
 		/* EILSEQ: skip one byte; EINVAL: truncated sequence at the end */
 		memcpy(buf_reserve(&tmp, 3), REPL, 3);
 		tmp.len += 3;
@@ -724,7 +765,8 @@ static size_t date_normalize(const char *v, char *out, size_t size)
 			depth = 1;
 			continue;
 		}
-		if (c == ',' || c == '\t' || c == '\r' || c == '\n')
+		/* a stray ')' is junk, keep it off the token before it */
+		if (c == ',' || c == ')' || c == '\t' || c == '\r' || c == '\n')
 			c = ' ';
 		else if (c >= 'A' && c <= 'Z')
 			c = (unsigned char)(c - 'A' + 'a');
@@ -765,14 +807,14 @@ static void date_token(const char *t, size_t n, struct date_parts *d)
 	size_t i = 0;
 
 	if (t[0] >= '0' && t[0] <= '9') {
-		if (memchr(t, ':', n) != NULL) {
+		if (n > 1 && (t[n - 1] == '.'))
+			n--;   /* "6." */
+		v = read_num(t, n, &i, 9, &digits);
+		if (i < n && t[i] == ':') {
 			if (!d->have_time && !time_parse(t, n, d))
 				d->bad = true;
 			return;
 		}
-		if (n > 1 && (t[n - 1] == '.'))
-			n--;   /* "6." */
-		v = read_num(t, n, &i, 9, &digits);
 		if (i < n) {
 			if (!d->have_day && !d->have_mon && !d->have_year &&
 			    !numeric_date_parse(t, n, d))
@@ -1186,7 +1228,11 @@ int msghdr_read_fd(int fd, const char *display_path, struct msghdr *h, struct hw
 
 	msghdr_release(h);
 	for (;;) {
-		ssize_t r = read(fd, buf + len, cap - len);
+		/* after the first read, read on in steps of the first read's size
+		   (the buffer itself doubles): at most that much body is read past
+		   the end of a long block */
+		size_t want = cap - len < MSGHDR_FIRST_READ ? cap - len : MSGHDR_FIRST_READ;
+		ssize_t r = read(fd, buf + len, want);
 
 		if (r < 0) {
 			if (errno == EINTR)
@@ -1200,7 +1246,8 @@ int msghdr_read_fd(int fd, const char *display_path, struct msghdr *h, struct hw
 		len += (size_t)r;
 		if (msghdr_parse(buf, len, eof, h) == 1)
 			break;
-		/* the block goes on: read more, growing the buffer up to the cap */
+		/* the block goes on (each call parses the block again from its
+		   start; only blocks over the first read pay for that) */
 		if (len == cap) {
 			cap = cap * 2 > MSGHDR_CAP ? MSGHDR_CAP : cap * 2;
 			buf = hw_realloc(buf, cap);

@@ -9,6 +9,7 @@
 
 #include "atomic.h"
 #include "io.h"
+#include "os.h"
 #include "store.h"
 #include "util.h"
 
@@ -409,9 +410,10 @@ static void folder_add(struct hw_folder_list *fl, const char *relpath)
 	hw_folder_fill(&fl->v[fl->n++], relpath);
 }
 
-/* subdirectory names of dirfd, sorted; problems reported and counted */
+/* subdirectory names of dirfd, sorted; problems reported and counted; what
+   was seen of the directory itself into *seen (may be NULL) */
 static char **subdirs(const struct hw_store *st, int dirfd, const char *dirpath,
-		      bool imap_only, size_t *n_r, unsigned *problems)
+		      bool imap_only, size_t *n_r, unsigned *problems, struct hw_folder *seen)
 {
 	struct hw_dir d;
 	struct hw_error err;
@@ -420,10 +422,19 @@ static char **subdirs(const struct hw_store *st, int dirfd, const char *dirpath,
 
 	hw_dir_init(&d);
 	*n_r = 0;
-	if (hw_dir_read(dirfd, dirpath, true, &d, &err) < 0) {
+	/* d_type is enough to tell directories from files; only directories
+	   are stat'ed (for the mount-point check): a folder of 100,000
+	   messages costs one getdents pass, not 100,000 stats */
+	if (hw_dir_read(dirfd, dirpath, false, &d, &err) < 0) {
 		hw_diag_error("%s", err.msg);
 		(*problems)++;
 		return NULL;
+	}
+	if (seen != NULL) {
+		seen->listed = true;
+		seen->dir_mtime_ns = HW_TS_NS(d.st.st_mtim);
+		seen->dir_ino = (int64_t)d.st.st_ino;
+		seen->dir_entries = hw_dir_stamp_entries(&d);
 	}
 	for (size_t i = 0; i < d.n; i++) {
 		const struct hw_entry *e = &d.v[i];
@@ -439,6 +450,9 @@ static char **subdirs(const struct hw_store *st, int dirfd, const char *dirpath,
 			continue;
 		if (imap_only && e->kind != HW_ENTRY_FOLDER)
 			continue;
+		if (fstatat(dirfd, e->name, &d.v[i].st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(d.v[i].st.st_mode))
+			continue;   /* gone or replaced meanwhile */
 		if (e->st.st_dev != st->dev) {
 			shown = hw_path_join(dirpath, e->name);
 			hw_diag_warn("%s is a mount point: not crossed", shown);
@@ -468,14 +482,24 @@ static void walk_folder(const struct hw_store *st, int dirfd, const char *relpat
 	size_t n;
 	char **names;
 
+	size_t me;
+
 	folder_add(fl, relpath);
+	me = fl->n - 1;
 	if (depth > 64) {
 		hw_diag_warn("%s: folders nested more than 64 deep: not descended", relpath);
 		(*problems)++;
 		close(dirfd);
 		return;
 	}
-	names = subdirs(st, dirfd, relpath, true, &n, problems);
+	{
+		struct hw_folder seen = { 0 };
+		names = subdirs(st, dirfd, relpath, true, &n, problems, &seen);
+		fl->v[me].listed = seen.listed;
+		fl->v[me].dir_mtime_ns = seen.dir_mtime_ns;
+		fl->v[me].dir_ino = seen.dir_ino;
+		fl->v[me].dir_entries = seen.dir_entries;
+	}
 	for (size_t i = 0; i < n; i++) {
 		char *sub = hw_path_join(relpath, names[i]);
 		struct hw_error err;
@@ -504,7 +528,7 @@ int hw_store_folders(const struct hw_store *st, char *const *args, size_t nargs,
 
 	if (nargs == 0) {
 		size_t nd;
-		char **domains = subdirs(st, st->fd, "", false, &nd, &problems);
+		char **domains = subdirs(st, st->fd, "", false, &nd, &problems, NULL);
 		if (domains == NULL && problems > 0)
 			return hw_error_set(err, EIO, "cannot read the store %s", st->path);
 		for (size_t i = 0; i < nd; i++) {
@@ -517,7 +541,7 @@ int hw_store_folders(const struct hw_store *st, char *const *args, size_t nargs,
 				problems++;
 				continue;
 			}
-			boxes = subdirs(st, dfd, domains[i], false, &nm, &problems);
+			boxes = subdirs(st, dfd, domains[i], false, &nm, &problems, NULL);
 			for (size_t j = 0; j < nm; j++) {
 				char *rel = hw_path_join(domains[i], boxes[j]);
 				int mfd = open_component(st, dfd, boxes[j], rel, &e2);
@@ -690,6 +714,17 @@ int hw_dir_read(int dirfd, const char *dirpath, bool stat_entries,
 	if (d->n > 1)   /* an empty listing has v == NULL: not for qsort */
 		qsort(d->v, d->n, sizeof(d->v[0]), cmp_entry);
 	return 1;
+}
+
+size_t hw_dir_stamp_entries(const struct hw_dir *d)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].kind != HW_ENTRY_TEMP &&
+		    strcasecmp(d->v[i].name, hw_folder_lock_name()) != 0)
+			n++;
+	return n;
 }
 
 const struct hw_entry *hw_dir_find(const struct hw_dir *d, const char *name)

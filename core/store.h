@@ -76,6 +76,12 @@ struct hw_folder {
 	char *mailbox;   /* "bob" */
 	char *imapname;  /* "INBOX", "Sent Items", "Documents/Projects" */
 	int depth;       /* 0 for the Inbox, 1 for Name.IMAP, ... */
+	/* what the walk saw of the directory (listed == true), so that a
+	   caller checking "unchanged since last time" need not list it again */
+	bool listed;
+	int64_t dir_mtime_ns;
+	int64_t dir_ino;
+	size_t dir_entries;   /* as hw_dir_stamp_entries() counts */
 };
 struct hw_folder_list {
 	struct hw_folder *v;
@@ -129,6 +135,9 @@ void hw_dir_release(struct hw_dir *d);
 int hw_dir_read(int dirfd, const char *dirpath, bool stat_entries,
 		struct hw_dir *d, struct hw_error *err);
 const struct hw_entry *hw_dir_find(const struct hw_dir *d, const char *name);
+/* entries that count for a folder's "unchanged" stamp: all but our own temp
+   files and the folder lock file, which come and go */
+size_t hw_dir_stamp_entries(const struct hw_dir *d);
 
 /* open a message or other regular file below dirfd without following links;
    refuses non-regular files (error says what it is) */

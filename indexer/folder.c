@@ -84,18 +84,6 @@ static bool known_other(const char *name)
 	return false;
 }
 
-/* entries that count for the stamp: everything but our temps and the lock */
-static size_t stamp_entries(const struct hw_dir *d)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < d->n; i++)
-		if (d->v[i].kind != HW_ENTRY_TEMP &&
-		    strcasecmp(d->v[i].name, hw_folder_lock_name()) != 0)
-			n++;
-	return n;
-}
-
 static void msgfile_release(struct msgfile *m)
 {
 	free(m->from);
@@ -249,7 +237,7 @@ static int scan(struct idx_ctx *ctx, int dirfd, const char *relpath, struct fold
 	scan_release(s);
 	if (hw_dir_read(dirfd, relpath, true, &s->dir, err) < 0)
 		return -1;
-	s->entries = stamp_entries(&s->dir);
+	s->entries = hw_dir_stamp_entries(&s->dir);
 	imapmrk_init(&s->old);
 	hw_error_clear(&s->mrk_err);
 	s->mrk_present = fstatat(dirfd, IMAPMRK_NAME, &s->mrk_st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -699,7 +687,7 @@ static void stamp(int dirfd, const struct folder_scan *s, struct idx_folder_job 
 	hw_dir_init(&d);
 	if (hw_dir_read(dirfd, job->folder->relpath, false, &d, &err) > 0) {
 		cf->dir_mtime_ns = HW_TS_NS(d.st.st_mtim);
-		cf->dir_entries = (int64_t)stamp_entries(&d);
+		cf->dir_entries = (int64_t)hw_dir_stamp_entries(&d);
 		cf->dir_ino = (int64_t)d.st.st_ino;
 		/* never stamp from the current second (a delivery later in it
 		   would not move the mtime), nor a listing that differs from the
@@ -734,14 +722,23 @@ static bool stamp_holds(int dirfd, const struct idx_folder_job *job)
 
 	if (!job->have_catfolder || cf->dir_mtime_ns == 0)
 		return false;
+	if (job->folder->listed) {
+		/* the walk just listed it: no need to list it again */
+		if (job->folder->dir_mtime_ns != cf->dir_mtime_ns ||
+		    (int64_t)job->folder->dir_entries != cf->dir_entries ||
+		    job->folder->dir_ino != cf->dir_ino)
+			return false;
+		goto check_mrk;
+	}
 	hw_dir_init(&d);
 	if (hw_dir_read(dirfd, job->folder->relpath, false, &d, &err) < 0)
 		return false;
-	ok = HW_TS_NS(d.st.st_mtim) == cf->dir_mtime_ns && (int64_t)stamp_entries(&d) == cf->dir_entries &&
+	ok = HW_TS_NS(d.st.st_mtim) == cf->dir_mtime_ns && (int64_t)hw_dir_stamp_entries(&d) == cf->dir_entries &&
 	     (int64_t)d.st.st_ino == cf->dir_ino;
 	hw_dir_release(&d);
 	if (!ok)
 		return false;
+check_mrk:
 	if (fstatat(dirfd, IMAPMRK_NAME, &mst, AT_SYMLINK_NOFOLLOW) < 0)
 		return false;
 	return (int64_t)mst.st_ino == cf->mrk_ino && (int64_t)mst.st_size == cf->mrk_size &&

@@ -12,7 +12,7 @@ has() { "$hw" "$1" --help >/dev/null 2>&1; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "A sample store: 2 domains, 6 mailboxes, 3000 messages, no indexes (as after a migration)"
-"$top/build/bench/mkstore" --out "$demo/store" --domains 2 --mailboxes 3 --messages 3000 \
+"$top/build/bench/mkstore" --out "$demo/store" --domains 2 --mailboxes 6 --messages 3000 \
 	--seed 42 --logs "$demo/logs"
 find "$demo/store" -maxdepth 3 -type d | sed "s|$demo/||" | sort | head -n 12
 
