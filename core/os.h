@@ -47,6 +47,10 @@ int hw_os_preallocate(int fd, const char *display_path, off_t len, bool keep_siz
    -1 error */
 int hw_os_move_extents(int orig_fd, int donor_fd, uint64_t len, uint64_t *moved_r,
 		       const char *display_path, struct hw_error *err);
+/* the same for orig's [0, len) and donor's [donor_off, donor_off + len):
+   one donor file can feed many files (donor_off block-aligned) */
+int hw_os_move_extents_at(int orig_fd, int donor_fd, uint64_t donor_off, uint64_t len,
+			  uint64_t *moved_r, const char *display_path, struct hw_error *err);
 
 /* drop fd's pages from the page cache (best effort) */
 void hw_os_evict(int fd);

@@ -1,6 +1,7 @@
 /* os_linux.c - Linux backend of os.h: FIEMAP, EXT4_IOC_MOVE_EXT, fallocate,
    fadvise, statvfs, xattrs, and the folder lock file */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,6 +135,12 @@ int hw_os_preallocate(int fd, const char *display_path, off_t len, bool keep_siz
 int hw_os_move_extents(int orig_fd, int donor_fd, uint64_t len, uint64_t *moved_r,
 		       const char *display_path, struct hw_error *err)
 {
+	return hw_os_move_extents_at(orig_fd, donor_fd, 0, len, moved_r, display_path, err);
+}
+
+int hw_os_move_extents_at(int orig_fd, int donor_fd, uint64_t donor_off, uint64_t len,
+			  uint64_t *moved_r, const char *display_path, struct hw_error *err)
+{
 	struct move_extent me;
 	uint32_t bs = 4096;
 	uint64_t blocks;
@@ -144,8 +151,12 @@ int hw_os_move_extents(int orig_fd, int donor_fd, uint64_t len, uint64_t *moved_
 	blocks = (len + bs - 1) / bs;
 	if (blocks == 0)
 		return 1;
+	if (donor_off % bs != 0)
+		return hw_error_set(err, EINVAL, "%s: donor offset %llu is not block-aligned",
+				    display_path, (unsigned long long)donor_off);
 	memset(&me, 0, sizeof(me));
 	me.donor_fd = (uint32_t)donor_fd;
+	me.donor_start = donor_off / bs;
 	me.len = blocks;
 	if (ioctl(orig_fd, EXT4_IOC_MOVE_EXT, &me) < 0) {
 		*moved_r = me.moved_len * bs;
@@ -222,6 +233,32 @@ void hw_folder_lock_set_name(const char *name)
 									       : NULL;
 }
 
+/* "hiwater PID" in the lock file, and no such process: remove it */
+static bool lock_is_stale_ours(int dirfd, const char *lockname)
+{
+	char buf[64];
+	long pid;
+	char *end;
+	ssize_t n;
+	int fd = openat(dirfd, lockname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return errno == ENOENT;   /* gone meanwhile: try again */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 8)
+		return false;
+	buf[n] = '\0';
+	if (strncmp(buf, "hiwater ", 8) != 0)
+		return false;
+	pid = strtol(buf + 8, &end, 10);
+	if (end == buf + 8 || (*end != '\r' && *end != '\n') || pid <= 0)
+		return false;
+	if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		return false;
+	return hw_io_unlinkat(dirfd, lockname, 0) == 0 || errno == ENOENT;
+}
+
 int hw_folder_lock_take(int dirfd, const char *dirpath, const char *lockname,
 			int timeout_ms, struct hw_folder_lock *l, struct hw_error *err)
 {
@@ -252,6 +289,10 @@ int hw_folder_lock_take(int dirfd, const char *dirpath, const char *lockname,
 			free(p);
 			return -1;
 		}
+		/* our own lock, left by a hiwater that was killed: take it back
+		   (a writer's lock is never touched) */
+		if (lock_is_stale_ours(dirfd, lockname))
+			continue;
 		if (hw_monotonic() >= deadline) {
 			char *p = hw_path_join(dirpath, lockname);
 			hw_error_set(err, EBUSY, "%s: folder is locked by another writer "
