@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
@@ -495,4 +496,53 @@ int snap_covered(struct snap_repo *r, struct snap_cover *v, size_t n, struct hw_
 			covered++;
 	}
 	return covered;
+}
+
+/* ---- helpers for the command line ---- */
+
+int snap_parse_time(const char *s, int64_t now, int64_t *t_r)
+{
+	static const char *const fmts[] = { "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+					     "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d" };
+	char *end;
+	int64_t d;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	if (s[0] == '@') {
+		errno = 0;
+		long long v = strtoll(s + 1, &end, 10);
+		if (errno != 0 || end == s + 1 || *end != '\0')
+			return 0;
+		*t_r = v;
+		return 1;
+	}
+	if (hw_parse_duration(s, &d) == 1) {
+		*t_r = now - d;
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, fmts[i], &tm);
+		if (end == NULL)
+			continue;
+		if (*end == 'Z' && end[1] == '\0') {
+			*t_r = (int64_t)timegm(&tm);
+			return 1;
+		}
+		if (*end != '\0')
+			continue;
+		tm.tm_isdst = -1;
+		*t_r = (int64_t)mktime(&tm);
+		return 1;
+	}
+	return 0;
+}
+
+char *snap_repo_default(const char *statedir, const char *dir)
+{
+	if (dir != NULL && *dir != '\0')
+		return hw_strdup(dir);
+	return hw_path_join(statedir, SNAP_REPO_DEFAULT);
 }

@@ -210,4 +210,12 @@ typedef void snap_prune_fn(void *ctx, const struct snap_info *s, const char *rul
 int snap_prune(struct snap_repo *r, const struct snap_prune_opts *o, snap_prune_fn *fn, void *ctx,
 	       struct snap_prune_result *res, struct hw_error *err);
 
+/* ---- helpers for the command line ----
+ * A time: "@1700000000" (unix seconds), "2026-11-29", "2026-11-29T09:13",
+ * "2026-11-29 09:13:05" (local time; a trailing 'Z' means UTC), or a
+ * duration ("90m", "2d", "1w") meaning that long before now. 1 ok, 0 bad. */
+int snap_parse_time(const char *s, int64_t now, int64_t *t_r);
+/* the repository directory: dir when given, else STATE/snapshots; malloc'd */
+char *snap_repo_default(const char *statedir, const char *dir);
+
 #endif
