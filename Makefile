@@ -14,8 +14,8 @@ DEB_PKGS := build-essential pkg-config libarchive-dev libxxhash-dev libyaml-dev 
 
 CC ?= cc
 CFLAGS ?= -O2 -g
-HW_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
-	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -Icore -pthread
+HW_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
+	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -pthread $(MODULES:%=-I%)
 LDLIBS_DEPS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
 CFLAGS_DEPS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
@@ -107,3 +107,4 @@ clean:
 	rm -rf build build-san hiwater bench/mkstore bench/floor
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BENCH_BIN:=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d)
+.SECONDARY: $(TESTLIB_OBJ)

@@ -146,3 +146,19 @@ int cli_exit_from_diag(int base)
 		return hw_exit_worst(base, HW_EXIT_FINDINGS);
 	return base;
 }
+
+struct hw_catalog *cli_catalog_open(int *exit_r)
+{
+	struct hw_catalog *cat;
+	struct hw_error err;
+	const char *state = cli_state_dir(exit_r);
+
+	if (state == NULL)
+		return NULL;
+	if (hw_catalog_open(state, &cat, &err) < 0) {
+		cli_error("%s", err.msg);
+		*exit_r = HW_EXIT_IOERR;
+		return NULL;
+	}
+	return cat;
+}

@@ -38,8 +38,10 @@
  *   CRLF when the file has no endings at all, as MDaemon writes). When a line
  *   is added after a last line that has no ending, that line gets the
  *   dominant ending and the new last line gets none: the file keeps its "no
- *   final newline" state. Removing a last line leaves the new last line's
- *   ending as it was.
+ *   final newline" state (unless that last line was blank: then every new
+ *   line gets an ending). Removing a last line leaves the new last line's
+ *   ending as it was. An empty line added after a lone-CR line takes a CR
+ *   too, when the ending would be LF: CR + LF would read back as one CRLF.
  * - set refuses (returns false, changes nothing) what could not be read back
  *   as given: an empty section or key, a section with ']', a key with '=' or
  *   starting with '[', ';' or '#', names or values with CR or LF, names or
@@ -47,6 +49,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -277,20 +280,47 @@ bool hwmrk_has_section(const struct hwmrk *h, const char *section)
 	return false;
 }
 
+/* FNV-1a over the ASCII-folded name */
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (uint8_t)ascii_lower(*s)) * 16777619u;
+	return h;
+}
+
 size_t hwmrk_keys(const struct hwmrk *h, const char *section, const char **keys, size_t max)
 {
 	struct key_iter it = { 0, false };
 	struct hwmrk_line *l;
-	size_t count = 0;
+	/* open-addressing set of the names listed so far (a repeated key is
+	   listed once, where it first appears), so a root with thousands of
+	   subscribed folders is not quadratic */
+	const char **seen;
+	size_t mask = 15, count = 0;
 
+	while (mask + 1 < 2 * h->n)
+		mask = mask * 2 + 1;
+	seen = hw_calloc(mask + 1, sizeof(*seen));
 	while ((l = key_next(h, section, &it)) != NULL) {
-		/* a repeated key is listed once, where it first appears */
-		if (key_find(h, section, l->name) != l)
+		size_t slot = name_hash(l->name) & mask;
+		bool dup = false;
+		while (seen[slot] != NULL) {
+			if (name_eq(seen[slot], l->name)) {
+				dup = true;
+				break;
+			}
+			slot = (slot + 1) & mask;
+		}
+		if (dup)
 			continue;
+		seen[slot] = l->name;
 		if (count < max)
 			keys[count] = l->name;
 		count++;
 	}
+	free(seen);
 	return count;
 }
 
@@ -317,7 +347,7 @@ static const char *dominant_eol(const struct hwmrk *h)
 	return lf >= cr ? "\n" : "\r";
 }
 
-/* insert a new line with text at index at; see the top comment for endings */
+/* insert a new line with text and ending eol at index at */
 static void line_insert(struct hwmrk *h, size_t at, const char *text, const char *eol)
 {
 	struct hwmrk_line *l;
@@ -330,16 +360,57 @@ static void line_insert(struct hwmrk *h, size_t at, const char *text, const char
 	l->len = strlen(text);
 	l->text = hw_strndup(text, l->len);
 	if (at > 0 && h->lines[at - 1].eol_len == 0) {
-		/* only the last line lacks an ending: pass the "none" on */
+		/* only the last line can lack an ending; it now needs one */
 		line_set_eol(&h->lines[at - 1], eol);
-	} else if (l->len == 0 && at > 0 && h->lines[at - 1].eol_len == 1 &&
-		   h->lines[at - 1].eol[0] == '\r' && eol[0] == '\n') {
+	}
+	if (l->len == 0 && at > 0 && h->lines[at - 1].eol_len == 1 &&
+	    h->lines[at - 1].eol[0] == '\r' && eol[0] == '\n') {
 		/* CR + an empty LF line would read back as one CRLF */
 		line_set_eol(l, "\r");
 	} else {
 		line_set_eol(l, eol);
 	}
 	line_classify(h, l);
+}
+
+/* add "key=value" to section, creating the section if needed */
+static void key_add(struct hwmrk *h, const char *section, const char *key, const char *value)
+{
+	const char *eol = dominant_eol(h);
+	/* a file whose last line (with content) has no ending keeps that shape */
+	bool no_final_eol = h->n > 0 && h->lines[h->n - 1].eol_len == 0 &&
+			    h->lines[h->n - 1].kind != LINE_BLANK;
+	char *line = hw_asprintf("%s=%s", key, value);
+	size_t at = 0;
+	bool found = false;
+
+	for (size_t i = 0; i < h->n; i++) {
+		const struct hwmrk_line *x = &h->lines[i];
+		if (x->kind == LINE_SECTION) {
+			if (found)
+				break;
+			if (name_eq(x->name, section)) {
+				found = true;
+				at = i + 1;
+			}
+		} else if (found && x->kind == LINE_KEY) {
+			at = i + 1;
+		}
+	}
+	if (found) {
+		line_insert(h, at, line, eol);
+	} else {
+		char *hdr = hw_asprintf("[%s]", section);
+		if (h->n > 0 && h->lines[h->n - 1].kind != LINE_BLANK)
+			line_insert(h, h->n, "", eol);
+		line_insert(h, h->n, hdr, eol);
+		line_insert(h, h->n, line, eol);
+		free(hdr);
+	}
+	/* if the old last line is no longer last, the new last line is ours */
+	if (no_final_eol && h->lines[h->n - 1].eol_len != 0)
+		h->lines[h->n - 1].eol_len = 0;
+	free(line);
 }
 
 static bool has_edge_blank(const char *s)
@@ -363,9 +434,7 @@ static bool set_args_ok(const char *section, const char *key, const char *value)
 
 bool hwmrk_set(struct hwmrk *h, const char *section, const char *key, const char *value)
 {
-	const char *eol = dominant_eol(h);
 	struct hwmrk_line *l;
-	char *line;
 
 	if (!set_args_ok(section, key, value))
 		return false;
@@ -384,35 +453,7 @@ bool hwmrk_set(struct hwmrk *h, const char *section, const char *key, const char
 		h->changed = true;
 		return true;
 	}
-	line = hw_asprintf("%s=%s", key, value);
-	{
-		size_t i, at = 0;
-		bool found = false;
-		for (i = 0; i < h->n; i++) {
-			const struct hwmrk_line *x = &h->lines[i];
-			if (x->kind == LINE_SECTION) {
-				if (found)
-					break;
-				if (name_eq(x->name, section)) {
-					found = true;
-					at = i + 1;
-				}
-			} else if (found && x->kind == LINE_KEY) {
-				at = i + 1;
-			}
-		}
-		if (found) {
-			line_insert(h, at, line, eol);
-		} else {
-			char *hdr = hw_asprintf("[%s]", section);
-			if (h->n > 0 && h->lines[h->n - 1].kind != LINE_BLANK)
-				line_insert(h, h->n, "", eol);
-			line_insert(h, h->n, hdr, eol);
-			line_insert(h, h->n, line, eol);
-			free(hdr);
-		}
-	}
-	free(line);
+	key_add(h, section, key, value);
 	h->changed = true;
 	return true;
 }

@@ -1,5 +1,6 @@
 /* printer.c - tables for people, JSON for scripts (see printer.h) */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "printer.h"
@@ -157,7 +158,8 @@ void hw_printer_real(struct hw_printer *p, const char *key, double v, int decima
 {
 	char *s = hw_asprintf("%.*f", decimals, v);
 
-	add_field(p, key, s, hw_strdup(s));
+	/* JSON has no NaN or Infinity ("nan" would break the line for parsers) */
+	add_field(p, key, s, hw_strdup(isfinite(v) ? s : "null"));
 }
 
 void hw_printer_bool(struct hw_printer *p, const char *key, bool v)

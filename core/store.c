@@ -105,6 +105,32 @@ int hw_store_fd(const struct hw_store *st) { return st->fd; }
 const char *hw_store_path(const struct hw_store *st) { return st->path; }
 dev_t hw_store_dev(const struct hw_store *st) { return st->dev; }
 
+/* abs (a realpath) + rest with "." and ".." applied lexically: rest does
+   not exist, so none of its parts can be a symlink */
+static char *append_normalised(const char *abs, const char *rest)
+{
+	struct hw_buf b;
+	const char *p = rest;
+
+	hw_buf_init(&b);
+	hw_buf_adds(&b, abs);
+	while (p != NULL && *p != '\0') {
+		const char *e = strchr(p, '/');
+		size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			char *slash = strrchr(b.data, '/');
+			b.len = slash == NULL || slash == b.data ? 1 : (size_t)(slash - b.data);
+			b.data[b.len] = '\0';
+		} else if (len > 0 && !(len == 1 && p[0] == '.')) {
+			if (b.len > 0 && b.data[b.len - 1] != '/')
+				hw_buf_addc(&b, '/');
+			hw_buf_add(&b, p, len);
+		}
+		p = e != NULL ? e + 1 : NULL;
+	}
+	return hw_buf_detach(&b, NULL);
+}
+
 /* realpath of the longest existing prefix + the rest, normalised */
 static char *resolve(const char *path)
 {
@@ -134,7 +160,7 @@ static char *resolve(const char *path)
 		}
 		*slash = '\0';
 	}
-	res = rest != NULL ? hw_path_join(abs, rest) : hw_strdup(abs);
+	res = rest != NULL ? append_normalised(abs, rest) : hw_strdup(abs);
 	free(abs);
 	free(rest);
 	free(copy);
@@ -337,6 +363,8 @@ char *hw_folder_imapname(const char *relpath)
 			break;
 		p = e + 1;
 	}
+	if (b.len == 0)   /* "DOMAIN/MAILBOX/" */
+		hw_buf_adds(&b, "INBOX");
 	return hw_buf_detach(&b, NULL);
 }
 
@@ -350,15 +378,18 @@ char *hw_folder_mailbox_root(const char *relpath)
 	return p == NULL ? hw_strdup(relpath) : hw_strndup(relpath, (size_t)(p - relpath));
 }
 
-void hw_folder_fill(struct hw_folder *f, const char *relpath)
+void hw_folder_fill(struct hw_folder *f, const char *arg)
 {
-	const char *s1 = strchr(relpath, '/');
-	size_t len = strlen(relpath);
+	size_t len = strlen(arg);
+	const char *relpath, *s1;
 
 	memset(f, 0, sizeof(*f));
-	while (len > 0 && relpath[len - 1] == '/')
+	while (len > 0 && arg[len - 1] == '/')
 		len--;
-	f->relpath = hw_strndup(relpath, len);
+	f->relpath = hw_strndup(arg, len);
+	/* parse the stripped copy: a trailing '/' is not one more level */
+	relpath = f->relpath;
+	s1 = strchr(relpath, '/');
 	f->domain = s1 != NULL ? hw_strndup(relpath, (size_t)(s1 - relpath)) : hw_strdup(relpath);
 	if (s1 != NULL) {
 		const char *s2 = strchr(s1 + 1, '/');
@@ -523,7 +554,8 @@ int hw_store_folders(const struct hw_store *st, char *const *args, size_t nargs,
 			free(rel);
 		}
 		/* drop duplicates (a folder named twice, or below another named one) */
-		qsort(fl->v, fl->n, sizeof(fl->v[0]), cmp_folder);
+		if (fl->n > 1)
+			qsort(fl->v, fl->n, sizeof(fl->v[0]), cmp_folder);
 		{
 			size_t w = 0;
 			for (size_t r = 0; r < fl->n; r++) {
@@ -536,7 +568,8 @@ int hw_store_folders(const struct hw_store *st, char *const *args, size_t nargs,
 			fl->n = w;
 		}
 	}
-	qsort(fl->v, fl->n, sizeof(fl->v[0]), cmp_folder);
+	if (fl->n > 1)
+		qsort(fl->v, fl->n, sizeof(fl->v[0]), cmp_folder);
 	if (problems_r != NULL)
 		*problems_r = problems;
 	return 1;
@@ -654,7 +687,8 @@ int hw_dir_read(int dirfd, const char *dirpath, bool stat_entries,
 		d->n++;
 	}
 	closedir(dir);
-	qsort(d->v, d->n, sizeof(d->v[0]), cmp_entry);
+	if (d->n > 1)   /* an empty listing has v == NULL: not for qsort */
+		qsort(d->v, d->n, sizeof(d->v[0]), cmp_entry);
 	return 1;
 }
 
@@ -662,6 +696,8 @@ const struct hw_entry *hw_dir_find(const struct hw_dir *d, const char *name)
 {
 	struct hw_entry key = { .name = (char *)name };
 
+	if (d->n == 0)
+		return NULL;
 	return bsearch(&key, d->v, d->n, sizeof(d->v[0]), cmp_entry);
 }
 

@@ -15,6 +15,7 @@
 
 #include "hiwatermrk.h"
 #include "io.h"
+#include "testlib.h"
 #include "util.h"
 
 #define FIXDIR HW_SRCDIR "/tests/fixtures/hiwatermrk"
@@ -33,32 +34,13 @@ static struct hwmrk *parse_str(const char *s)
 	free(out_); \
 } while (0)
 
+/* a file that must exist */
 static char *file_get(const char *path, size_t *len_r)
 {
-	char *data;
-	struct hw_error err;
-	int r = hw_read_file_at(AT_FDCWD, path, path, 1 << 20, &data, len_r, &err);
+	char *data = tl_read_file(path, len_r);
 
-	ck_assert_msg(r == 1, "reading %s: %d %s", path, r, err.msg);
+	ck_assert_msg(data != NULL, "%s is missing", path);
 	return data;
-}
-
-static void file_put(const char *path, const void *buf, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
-	close(fd);
-}
-
-static char *tmpdir_new(void)
-{
-	const char *base = getenv("TMPDIR");
-	char *path = hw_asprintf("%s/hw-hwmrk-XXXXXX", base != NULL && *base ? base : "/tmp");
-
-	ck_assert_ptr_nonnull(mkdtemp(path));
-	return path;
 }
 
 static size_t dir_count(const char *path)
@@ -73,26 +55,6 @@ static size_t dir_count(const char *path)
 			n++;
 	closedir(d);
 	return n;
-}
-
-static void tmpdir_free(char **path)
-{
-	DIR *d = opendir(*path);
-	struct dirent *de;
-
-	if (d != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			char *p = hw_path_join(*path, de->d_name);
-			unlink(p);
-			free(p);
-		}
-		closedir(d);
-	}
-	rmdir(*path);
-	free(*path);
-	*path = NULL;
 }
 
 /* ---- fixtures ---- */
@@ -317,6 +279,23 @@ START_TEST(t_set_new_section)
 	ck_assert_serial(h, "; c\r\r[S]\rk=v\r");
 	hwmrk_free(&h);
 
+	/* a blank last line without ending: all new lines get one */
+	h = parse_str("[A]\r\nx=1\r\n  ");
+	ck_assert(hwmrk_set(h, "B", "y", "2"));
+	ck_assert_serial(h, "[A]\r\nx=1\r\n  \r\n[B]\r\ny=2\r\n");
+	hwmrk_free(&h);
+	h = parse_str("\xef\xbb\xbf");
+	ck_assert(hwmrk_set(h, "B", "y", "2"));
+	ck_assert_serial(h, "\xef\xbb\xbf\r\n[B]\r\ny=2\r\n");
+	hwmrk_free(&h);
+
+	/* after a lone-CR line in an LF file, the blank separator takes CR, so
+	   that it does not merge into a CRLF */
+	h = parse_str("[a]\nx=1\n; c\r");
+	ck_assert(hwmrk_set(h, "S", "k", "v"));
+	ck_assert_serial(h, "[a]\nx=1\n; c\r\r[S]\nk=v\n");
+	hwmrk_free(&h);
+
 	/* a BOM is kept in front */
 	h = parse_str("\xef\xbb\xbf[A]\r\nx=1\r\n");
 	ck_assert(hwmrk_set(h, "B", "y", "2"));
@@ -492,11 +471,45 @@ START_TEST(t_random_input)
 }
 END_TEST
 
+/* a mailbox root with many subscribed folders: built by set, listed, removed */
+START_TEST(t_many_keys)
+{
+	struct hwmrk *h = hwmrk_new();
+	const char **keys = hw_calloc(20000, sizeof(*keys));
+	char name[64], *out;
+	size_t len;
+
+	for (int i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "Folder %05d/Sub", i);
+		ck_assert(hwmrk_set(h, "IMAPSubscribed", name, "1"));
+	}
+	/* the same names in another case are the same keys */
+	for (int i = 0; i < 5000; i += 7) {
+		snprintf(name, sizeof(name), "FOLDER %05d/SUB", i);
+		ck_assert(!hwmrk_set(h, "imapsubscribed", name, "1"));
+	}
+	ck_assert_uint_eq(hwmrk_keys(h, "IMAPSUBSCRIBED", keys, 20000), 5000);
+	ck_assert_str_eq(keys[0], "Folder 00000/Sub");
+	ck_assert_str_eq(keys[4999], "Folder 04999/Sub");
+	out = hwmrk_serialize(h, &len);
+	ck_assert_uint_eq(len, strlen("[IMAPSubscribed]\r\n") + 5000 * strlen("Folder 00000/Sub=1\r\n"));
+	free(out);
+	for (int i = 0; i < 5000; i += 2) {
+		snprintf(name, sizeof(name), "folder %05d/sub", i);
+		ck_assert(hwmrk_remove(h, "IMAPSubscribed", name));
+	}
+	ck_assert_uint_eq(hwmrk_keys(h, "IMAPSubscribed", keys, 20000), 2500);
+	ck_assert_str_eq(keys[0], "Folder 00001/Sub");
+	free(keys);
+	hwmrk_free(&h);
+}
+END_TEST
+
 /* ---- read / write ---- */
 
 START_TEST(t_read_write)
 {
-	char *dir = tmpdir_new();
+	char *dir = tl_tmpdir();
 	char *path = hw_path_join(dir, "HIWATER.MRK");
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	struct hwmrk *h = NULL;
@@ -522,7 +535,7 @@ START_TEST(t_read_write)
 	free(data);
 
 	/* an existing file: read, change, write keeps the rest and the mode */
-	file_put(path, "; mine\n[Groupware]\nFolderClass=IPF.Note\n", 40);
+	tl_write_file(dir, "HIWATER.MRK", "; mine\n[Groupware]\nFolderClass=IPF.Note\n", 40, 0644);
 	ck_assert_int_eq(chmod(path, 0640), 0);
 	ck_assert_int_eq(hwmrk_read(dfd, "a.com/bob", &h, &err), 1);
 	ck_assert(hwmrk_set(h, "IMAPSubscribed", "Sent Items", "1"));
@@ -562,7 +575,8 @@ START_TEST(t_read_write)
 
 	close(dfd);
 	free(path);
-	tmpdir_free(&dir);
+	tl_rmtree(dir);
+	free(dir);
 }
 END_TEST
 
@@ -582,6 +596,7 @@ static Suite *hwmrk_suite(void)
 	tcase_add_test(tc, t_set_refuses);
 	tcase_add_test(tc, t_parse_details);
 	tcase_add_test(tc, t_random_input);
+	tcase_add_test(tc, t_many_keys);
 	tcase_add_test(tc, t_read_write);
 	suite_add_tcase(s, tc);
 	return s;

@@ -22,6 +22,7 @@
 
 #include "imapmrk.h"
 #include "io.h"
+#include "testlib.h"
 #include "util.h"
 
 #define FIXDIR HW_SRCDIR "/tests/fixtures/imapmrk"
@@ -106,35 +107,6 @@ static void fixture_corrupt(struct bytes *o)
 
 /* ---- temp directories ---- */
 
-static char *tmpdir_new(void)
-{
-	const char *base = getenv("TMPDIR");
-	char *path = hw_asprintf("%s/hw-imapmrk-XXXXXX", base != NULL && *base ? base : "/tmp");
-
-	ck_assert_ptr_nonnull(mkdtemp(path));
-	return path;
-}
-
-static void tmpdir_free(char **path)
-{
-	DIR *d = opendir(*path);
-	struct dirent *de;
-
-	if (d != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			char *p = hw_path_join(*path, de->d_name);
-			unlink(p);
-			free(p);
-		}
-		closedir(d);
-	}
-	rmdir(*path);
-	free(*path);
-	*path = NULL;
-}
-
 static size_t dir_count(const char *path)
 {
 	DIR *d = opendir(path);
@@ -149,23 +121,12 @@ static size_t dir_count(const char *path)
 	return n;
 }
 
-static void file_put(const char *path, const void *buf, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
-	close(fd);
-}
-
+/* a file that must exist */
 static char *file_get(const char *path, size_t *len_r)
 {
-	char *data;
-	struct hw_error err;
-	int r;
+	char *data = tl_read_file(path, len_r);
 
-	r = hw_read_file_at(AT_FDCWD, path, path, 1 << 20, &data, len_r, &err);
-	ck_assert_msg(r == 1, "reading %s: %d %s", path, r, err.msg);
+	ck_assert_msg(data != NULL, "%s is missing", path);
 	return data;
 }
 
@@ -274,7 +235,7 @@ START_TEST(t_fixture_files)
 
 		fx[i].gen(&o);
 		if (getenv("HW_REGEN_FIXTURES") != NULL)
-			file_put(path, o.b, o.len);
+			tl_write_file(dir, "IMAP.MRK", o.b, o.len, 0644);
 		data = file_get(path, &len);
 		ck_assert_msg(len == o.len && memcmp(data, o.b, len) == 0,
 			      "%s differs from its generator", path);
@@ -578,7 +539,7 @@ END_TEST
 
 START_TEST(t_read_absent)
 {
-	char *dir = tmpdir_new();
+	char *dir = tl_tmpdir();
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	struct imapmrk m;
 	struct hw_error err;
@@ -592,13 +553,14 @@ START_TEST(t_read_absent)
 	ck_assert(!m.header_ok);
 	imapmrk_release(&m);
 	close(dfd);
-	tmpdir_free(&dir);
+	tl_rmtree(dir);
+	free(dir);
 }
 END_TEST
 
 START_TEST(t_read_symlink_refused)
 {
-	char *dir = tmpdir_new();
+	char *dir = tl_tmpdir();
 	char *real = hw_path_join(dir, "real.mrk"), *link = hw_path_join(dir, "IMAP.MRK");
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	struct bytes o;
@@ -606,7 +568,7 @@ START_TEST(t_read_symlink_refused)
 	struct hw_error err;
 
 	fixture_good(&o);
-	file_put(real, o.b, o.len);
+	tl_write_file(dir, "real.mrk", o.b, o.len, 0644);
 	ck_assert_int_eq(symlink("real.mrk", link), 0);
 	imapmrk_init(&m);
 	ck_assert_int_eq(imapmrk_read(dfd, "f", &m, &err), -1);
@@ -616,7 +578,26 @@ START_TEST(t_read_symlink_refused)
 	close(dfd);
 	free(real);
 	free(link);
-	tmpdir_free(&dir);
+	tl_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(t_read_not_a_file)
+{
+	char *dir = tl_tmpdir();
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	struct imapmrk m;
+	struct hw_error err;
+
+	tl_mkdirs(dir, "IMAP.MRK");
+	imapmrk_init(&m);
+	ck_assert_int_eq(imapmrk_read(dfd, "f", &m, &err), -1);
+	ck_assert_str_eq(err.msg, "f/IMAP.MRK: not a regular file");
+	imapmrk_release(&m);
+	close(dfd);
+	tl_rmtree(dir);
+	free(dir);
 }
 END_TEST
 
@@ -644,7 +625,7 @@ static void build_index(struct imapmrk *m)
 
 START_TEST(t_write_read)
 {
-	char *dir = tmpdir_new();
+	char *dir = tl_tmpdir();
 	char *path = hw_path_join(dir, "IMAP.MRK");
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	struct imapmrk m, back;
@@ -684,13 +665,14 @@ START_TEST(t_write_read)
 	imapmrk_release(&m);
 	close(dfd);
 	free(path);
-	tmpdir_free(&dir);
+	tl_rmtree(dir);
+	free(dir);
 }
 END_TEST
 
 START_TEST(t_write_fault_keeps_old)
 {
-	char *dir = tmpdir_new();
+	char *dir = tl_tmpdir();
 	char *path = hw_path_join(dir, "IMAP.MRK");
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	struct imapmrk m;
@@ -700,7 +682,7 @@ START_TEST(t_write_fault_keeps_old)
 	size_t len;
 
 	fixture_good(&o);
-	file_put(path, o.b, o.len);
+	tl_write_file(dir, "IMAP.MRK", o.b, o.len, 0644);
 	build_index(&m);
 
 	setenv("HIWATER_FAULT", "fsync:1:EIO", 1);
@@ -734,13 +716,14 @@ START_TEST(t_write_fault_keeps_old)
 	imapmrk_release(&m);
 	close(dfd);
 	free(path);
-	tmpdir_free(&dir);
+	tl_rmtree(dir);
+	free(dir);
 }
 END_TEST
 
 START_TEST(t_write_refuses_invalid)
 {
-	char *dir = tmpdir_new();
+	char *dir = tl_tmpdir();
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	struct imapmrk m;
 	struct hw_error err;
@@ -771,7 +754,8 @@ START_TEST(t_write_refuses_invalid)
 	ck_assert_int_eq(imapmrk_write(dfd, "x", &m, &err), 1);
 	imapmrk_release(&m);
 	close(dfd);
-	tmpdir_free(&dir);
+	tl_rmtree(dir);
+	free(dir);
 }
 END_TEST
 
@@ -861,6 +845,7 @@ static Suite *imapmrk_suite(void)
 	tcase_add_test(tc, t_random_input);
 	tcase_add_test(tc, t_read_absent);
 	tcase_add_test(tc, t_read_symlink_refused);
+	tcase_add_test(tc, t_read_not_a_file);
 	tcase_add_test(tc, t_write_read);
 	tcase_add_test(tc, t_write_fault_keeps_old);
 	tcase_add_test(tc, t_write_refuses_invalid);

@@ -1,0 +1,184 @@
+/* run.c - index many folders in parallel; the catalog is written by one
+   thread at a time under ctx->lock (see indexer.h) */
+#include <stdlib.h>
+#include <string.h>
+
+#include "indexer-private.h"
+#include "pool.h"
+#include "progress.h"
+#include "util.h"
+
+void idx_load_cat_messages(struct idx_ctx *ctx, struct idx_folder_job *job)
+{
+	struct hw_error err;
+
+	if (!job->have_catfolder || job->cat != NULL)
+		return;
+	pthread_mutex_lock(&ctx->lock);
+	if (hw_catalog_messages_get(ctx->cat, job->catfolder.id, &job->cat, &job->ncat, &err) < 0) {
+		hw_diag_warn("%s", err.msg);
+		job->cat = NULL;
+		job->ncat = 0;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+}
+
+static void job_release(struct idx_folder_job *job)
+{
+	hw_cat_folder_release(&job->catfolder);
+	hw_cat_messages_free(job->cat, job->ncat);
+	job->cat = NULL;
+	job->ncat = 0;
+	hw_cat_folder_release(&job->out_folder);
+	hw_cat_messages_free(job->out_msgs, job->nout);
+	job->out_msgs = NULL;
+	job->nout = 0;
+	free(job->reason);
+	job->reason = NULL;
+}
+
+/* Store one folder's outcome (lock held). Folders are batched into one
+   transaction of up to BATCH_ROWS message rows: every commit rewrites the
+   index pages it touched, so one commit per small folder would write the
+   same pages again and again. The catalog is a cache of what the store says:
+   a crash loses at most the stamps of the open batch, and those folders are
+   simply looked at again next time. */
+#define BATCH_ROWS 20000
+
+static void batch_commit(struct idx_ctx *ctx)
+{
+	struct hw_error err;
+
+	if (!ctx->in_txn)
+		return;
+	ctx->in_txn = false;
+	ctx->batch_rows = 0;
+	if (hw_catalog_commit(ctx->cat, &err) < 0) {
+		hw_catalog_rollback(ctx->cat);
+		ctx->catalog_failed = true;
+		ctx->cat_err = err;
+	}
+}
+
+static void store_result(struct idx_ctx *ctx, struct idx_folder_job *job)
+{
+	struct hw_error err;
+
+	if (!job->have_out || ctx->catalog_failed)
+		return;
+	if (!ctx->in_txn) {
+		if (hw_catalog_begin(ctx->cat, &err) < 0)
+			goto fail;
+		ctx->in_txn = true;
+	}
+	if (hw_catalog_folder_put(ctx->cat, &job->out_folder, &err) < 0 ||
+	    hw_catalog_messages_put(ctx->cat, job->out_folder.id, job->out_msgs, job->nout, &err) < 0)
+		goto fail;
+	ctx->batch_rows += job->nout + 1;
+	if (ctx->batch_rows >= BATCH_ROWS)
+		batch_commit(ctx);
+	return;
+fail:
+	if (ctx->in_txn)
+		hw_catalog_rollback(ctx->cat);
+	ctx->in_txn = false;
+	ctx->catalog_failed = true;
+	ctx->cat_err = err;
+}
+
+static void count(struct indexer_stats *s, const struct indexer_folder_result *r)
+{
+	s->folders++;
+	s->messages += r->messages;
+	s->uids_kept += r->uids_kept;
+	s->uids_new += r->uids_new;
+	s->files_skipped += r->files_skipped;
+	s->headers_read += r->headers_read;
+	switch (r->status) {
+	case INDEXER_UNCHANGED: s->unchanged++; break;
+	case INDEXER_REBUILT: s->rebuilt++; break;
+	case INDEXER_STALE: s->stale++; break;
+	case INDEXER_BUSY: s->busy++; break;
+	case INDEXER_ERROR: s->errors++; break;
+	}
+}
+
+static void work(void *arg, size_t i, int worker)
+{
+	struct idx_ctx *ctx = arg;
+	struct idx_folder_job *job = &ctx->jobs[i];
+	struct hw_error err;
+	int r;
+
+	(void)worker;
+	pthread_mutex_lock(&ctx->lock);
+	r = hw_catalog_folder_get(ctx->cat, job->folder->relpath, &job->catfolder, &err);
+	pthread_mutex_unlock(&ctx->lock);
+	if (r < 0)
+		hw_diag_warn("%s", err.msg);
+	job->have_catfolder = r > 0;
+
+	idx_folder(ctx, job);
+
+	pthread_mutex_lock(&ctx->lock);
+	job->res.reason = job->reason;
+	if (!ctx->opts->dry_run && !ctx->opts->check)
+		store_result(ctx, job);
+	count(ctx->stats, &job->res);
+	if (ctx->report != NULL)
+		ctx->report(ctx->report_ctx, &job->res);
+	pthread_mutex_unlock(&ctx->lock);
+	hw_progress_add(ctx->progress, 1);
+	job_release(job);
+}
+
+int indexer_run(const struct hw_store *st, struct hw_catalog *cat,
+		const struct hw_folder_list *fl, const struct indexer_opts *o,
+		indexer_report_fn *report, void *report_ctx, struct indexer_stats *stats,
+		struct hw_error *err)
+{
+	struct idx_ctx ctx;
+	double t0 = hw_monotonic();
+	size_t i, ran;
+
+	memset(stats, 0, sizeof(*stats));
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.st = st;
+	ctx.cat = cat;
+	ctx.fl = fl;
+	ctx.opts = o;
+	ctx.report = report;
+	ctx.report_ctx = report_ctx;
+	ctx.stats = stats;
+	pthread_mutex_init(&ctx.lock, NULL);
+	ctx.jobs = hw_calloc(fl->n ? fl->n : 1, sizeof(*ctx.jobs));
+	/* the folders of each mailbox are adjacent (sorted by relpath) */
+	for (i = 0; i < fl->n; i++) {
+		struct idx_folder_job *job = &ctx.jobs[i];
+		size_t j;
+		job->folder = &fl->v[i];
+		if (fl->v[i].depth != 0)
+			continue;
+		job->mbox_first = i;
+		for (j = i + 1; j < fl->n; j++)
+			if (strcmp(fl->v[j].domain, fl->v[i].domain) != 0 ||
+			    strcmp(fl->v[j].mailbox, fl->v[i].mailbox) != 0)
+				break;
+		job->mbox_end = j;
+	}
+	ctx.progress = hw_progress_new(o->check ? "Checking folders" : "Indexing folders", fl->n);
+	ran = hw_pool_run(o->jobs, fl->n, work, &ctx, o->stop);
+	pthread_mutex_lock(&ctx.lock);
+	batch_commit(&ctx);
+	pthread_mutex_unlock(&ctx.lock);
+	hw_progress_free(&ctx.progress);
+	(void)ran;
+	stats->seconds = hw_monotonic() - t0;
+	free(ctx.jobs);
+	pthread_mutex_destroy(&ctx.lock);
+	if (ctx.catalog_failed) {
+		*err = ctx.cat_err;
+		return -1;
+	}
+	return 1;
+}
