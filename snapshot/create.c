@@ -733,15 +733,11 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 		ret = 1;
 		goto out;
 	}
-	/* the pack is durable; this commit makes the snapshot exist */
-	if (hw_catalog_set_durable(r->cat, true, err) < 0)
+	/* the pack is durable; this commit (synchronous=FULL, see repo.c)
+	   makes the snapshot exist */
+	if (hw_catalog_commit(r->cat, err) < 0)
 		goto out;
-	if (hw_catalog_commit(r->cat, err) < 0) {
-		hw_catalog_set_durable(r->cat, false, NULL);
-		goto out;
-	}
 	in_tx = false;
-	hw_catalog_set_durable(r->cat, false, NULL);
 	res->id = c.snap_id;
 	ret = 1;
 out:

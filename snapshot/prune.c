@@ -64,11 +64,8 @@ static int exec(struct snap_repo *r, const char *sql, struct hw_error *err)
 
 static int durable_commit(struct snap_repo *r, struct hw_error *err)
 {
-	if (hw_catalog_set_durable(r->cat, true, err) < 0)
-		return -1;
-	int rc = hw_catalog_commit(r->cat, err);
-	hw_catalog_set_durable(r->cat, false, NULL);
-	return rc;
+	/* the repository catalog always commits with synchronous=FULL */
+	return hw_catalog_commit(r->cat, err) < 0 ? -1 : 0;
 }
 
 static int unlink_pack(struct snap_repo *r, const char *name, struct hw_error *err)

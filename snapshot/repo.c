@@ -233,6 +233,9 @@ int snap_repo_open(const char *dir, bool create, struct snap_repo **r_r, struct 
 	if (hw_catalog_migrate(r->cat, "snapshot", snap_steps,
 			       sizeof(snap_steps) / sizeof(snap_steps[0]), err) < 0)
 		goto out;
+	/* snapshot metadata exists nowhere else: every commit is fsynced */
+	if (hw_catalog_set_durable(r->cat, true, err) < 0)
+		goto out;
 	*r_r = r;
 	r = NULL;
 	ret = 1;

@@ -229,7 +229,8 @@ static int resolve_path(struct rctx *c, const char *path, struct hw_error *err)
 	if (pick_snapshot(c, "SELECT max(sf.snap_id) FROM snap_sfolder sf"
 			  " JOIN snap_fver v ON v.id = sf.fver_id JOIN snap_path p ON p.id = v.path_id"
 			  " JOIN snap_snapshot s ON s.id = sf.snap_id"
-			  " WHERE p.relpath = ?1 AND ?2 IS NULL" SNAP_COND, path, NULL, &snap, err) < 0)
+			  " WHERE (p.relpath = ?1 OR substr(p.relpath, 1, length(?1) + 1) = ?1 || '/')"
+			  " AND ?2 IS NULL" SNAP_COND, path, NULL, &snap, err) < 0)
 		return -1;
 	if (snap != 0) {
 		if (collect_folders(c, snap, path, err) < 0)
@@ -292,7 +293,9 @@ static int put_file(struct rctx *c, int dirfd, const char *dirpath, const char *
 	}
 	if (mtime > 0)
 		futimens(fd, ts);
-	if (hw_io_fsync(fd) < 0) {
+	/* into the store each file is durable before its name appears; below
+	   --to DIR one syncfs at the end makes the whole batch durable */
+	if (c->o->to_dir == NULL && hw_io_fsync(fd) < 0) {
 		hw_error_sys(err, "fsync", disp);
 		goto fail;
 	}
@@ -735,6 +738,10 @@ int snap_restore(struct snap_repo *r, const struct hw_store *st, const struct sn
 	make_folders(&c);
 	read_segments(&c, err);
 	finish_store(&c);
+	if (c.to_fd >= 0 && !o->dry_run && syncfs(c.to_fd) < 0) {
+		hw_diag_error("syncfs(%s) failed: %s", o->to_dir, strerror(errno));
+		c.failed++;
+	}
 	snap_packs_unlock(r);
 	for (size_t i = 0; i < c.n; i++) {
 		struct ritem *it = &c.v[i];
