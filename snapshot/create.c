@@ -97,7 +97,8 @@ static int load_prev_folders(struct create_ctx *c, struct hw_error *err)
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
 		return hw_catalog_error(c->r->cat, "load folders", err);
-	qsort(c->pf, c->npf, sizeof(c->pf[0]), cmp_prev_folder);
+	if (c->npf > 0)
+		qsort(c->pf, c->npf, sizeof(c->pf[0]), cmp_prev_folder);
 	return 0;
 }
 
@@ -145,7 +146,8 @@ static int load_prev_files(struct create_ctx *c, int64_t fver_id, int kind,
 		prev_files_free(v, n);
 		return hw_catalog_error(c->r->cat, "load folder files", err);
 	}
-	qsort(v, n, sizeof(v[0]), cmp_prev_file);
+	if (n > 0)
+		qsort(v, n, sizeof(v[0]), cmp_prev_file);
 	*v_r = v;
 	*n_r = n;
 	return 0;
@@ -182,7 +184,8 @@ static bool same_listing(const struct hw_dir *a, const struct hw_dir *b)
 static int64_t path_id_get(struct create_ctx *c, const char *relpath, struct hw_error *err)
 {
 	struct prev_folder key = { .relpath = (char *)relpath };
-	struct prev_folder *p = bsearch(&key, c->pf, c->npf, sizeof(c->pf[0]), cmp_prev_folder);
+	struct prev_folder *p = c->npf == 0 ? NULL :
+		bsearch(&key, c->pf, c->npf, sizeof(c->pf[0]), cmp_prev_folder);
 	sqlite3_stmt *s;
 
 	if (p != NULL)
@@ -369,7 +372,8 @@ static int read_mrk_locked(int fd, const char *relpath, char **data_r, size_t *l
 static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_error *err)
 {
 	struct prev_folder key = { .relpath = (char *)relpath };
-	struct prev_folder *p = bsearch(&key, c->pf, c->npf, sizeof(c->pf[0]), cmp_prev_folder);
+	struct prev_folder *p = c->npf == 0 ? NULL :
+		bsearch(&key, c->pf, c->npf, sizeof(c->pf[0]), cmp_prev_folder);
 	struct hw_dir d, d2;
 	struct hw_error ferr;
 	struct prev_file *pv = NULL;
@@ -424,7 +428,8 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 			if (imapmrk_decode(mrk, mrklen, &m, &merr) == 0)
 				hw_diag_info("%s/IMAP.MRK: %s (UIDs and flags salvaged)", relpath,
 					     merr.msg);
-			qsort(m.recs, m.n, sizeof(m.recs[0]), cmp_mrk_rec);
+			if (m.n > 0)
+				qsort(m.recs, m.n, sizeof(m.recs[0]), cmp_mrk_rec);
 		}
 		/* taking the lock touched the directory: when nothing else came or
 		   went meanwhile, keep the state after our own change, so that the
@@ -459,7 +464,7 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 			free(display);
 			continue;
 		}
-		pf = pv != NULL ? bsearch(&pkey, pv, npv, sizeof(pv[0]), cmp_prev_file) : NULL;
+		pf = npv > 0 ? bsearch(&pkey, pv, npv, sizeof(pv[0]), cmp_prev_file) : NULL;
 		bool is_mrk = mrk != NULL && strcmp(e->name, IMAPMRK_NAME) == 0;
 		if (!c->o->full && !is_mrk && pf != NULL && pf->ino == (int64_t)sb.st_ino &&
 		    pf->size == (int64_t)sb.st_size && pf->mtime_ns == HW_TS_NS(sb.st_mtim)) {

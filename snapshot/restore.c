@@ -567,7 +567,8 @@ static int read_segments(struct rctx *c, struct hw_error *err)
 		}
 		p[np++] = &c->v[i];
 	}
-	qsort(p, np, sizeof(*p), cmp_item_seg);
+	if (np > 0)
+		qsort(p, np, sizeof(*p), cmp_item_seg);
 	for (size_t i = 0; i < np;) {
 		size_t j = i;
 		while (j < np && strcmp(p[j]->pack, p[i]->pack) == 0 && p[j]->seg_off == p[i]->seg_off)
