@@ -9,6 +9,7 @@
 #include "imapmrk.h"
 #include "msghdr.h"
 #include "os.h"
+#include "pool.h"
 #include "snap-int.h"
 
 #define MRK_LOCK_TIMEOUT_MS 2000
@@ -710,7 +711,10 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	if (snap_step_done(r, s, "insert snapshot", err) < 0)
 		goto out;
 	c.snap_id = sqlite3_last_insert_rowid(hw_catalog_db(r->cat));
-	if (!o->dry_run && snap_pack_writer_new(r->packs_fd, r->packs_path, o->jobs,
+	/* the walk (read, hash, parse, catalog) keeps one core busy; the
+	   compression workers get the others */
+	int jobs = o->jobs > 0 ? o->jobs : (hw_pool_cpus() > 1 ? hw_pool_cpus() - 1 : 1);
+	if (!o->dry_run && snap_pack_writer_new(r->packs_fd, r->packs_path, jobs,
 						SNAP_ZSTD_LEVEL, SNAP_SEG_BYTES, &c.w, err) < 0)
 		goto out;
 	for (size_t i = 0; i < fl.n; i++)

@@ -236,6 +236,10 @@ int snap_repo_open(const char *dir, bool create, struct snap_repo **r_r, struct 
 	/* snapshot metadata exists nowhere else: every commit is fsynced */
 	if (hw_catalog_set_durable(r->cat, true, err) < 0)
 		goto out;
+	/* a full snapshot is one big transaction: keep its pages in memory
+	   rather than spilling them to the WAL page by page */
+	if (hw_catalog_exec(r->cat, "PRAGMA cache_size=-262144", err) < 0)
+		goto out;
 	*r_r = r;
 	r = NULL;
 	ret = 1;
