@@ -14,7 +14,7 @@ rm -rf "$W"; mkdir -p "$W"; cd "$W"
 STORE=$W/store; export HIWATER_STATE=$W/state HIWATER_STORE=$STORE
 
 now() { date +%s.%N; }
-t() { s=$(now); "$@" >/dev/null 2>&1; e=$(now); echo "$e - $s" | bc; }
+t() { s=$(now); "$@" >/dev/null 2>&1 || true; e=$(now); echo "$e - $s" | bc; }
 med3() { a=$(t "$@"); b=$(t "$@"); c=$(t "$@"); printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -n | sed -n 2p; }
 ratio() { echo "scale=2; $1 / $2" | bc; }
 size() { du -sb "$1" | cut -f1; }
