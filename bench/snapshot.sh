@@ -91,7 +91,7 @@ while [ "$("$HW" snapshot list --json | wc -l)" -lt 30 ]; do
 	"$HW" snapshot create -q >/dev/null 2>&1 || true
 done
 echo "repository:     $("$HW" snapshot list --json | wc -l) snapshots, $(size state/snapshots) bytes"
-msg=$(cd "$STORE" && find . -name 'md5*.msg' | sed -n 1234p | cut -c3-)
+msg=$(cd "$STORE" && ls enron.com/*/md5*.msg | sed -n 1234p)
 mid=$(sed -n 's/^Message-I[Dd]: *//p' "$STORE/$msg" | head -1 | tr -d '\r')
 restore_one() { rm -rf "$W/one"; "$HW" restore -q --to "$W/one" "$msg"; }
 r_ours=$(med3 restore_one)
