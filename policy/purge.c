@@ -236,7 +236,8 @@ static int folder_select(const struct hw_store *st, struct hw_catalog *cat, cons
 		it->by_age = by_age;
 		pf->bytes += it->size;
 	}
-	qsort(pf->v, pf->n, sizeof(*pf->v), item_oldest_first);
+	if (pf->n > 1)   /* qsort(NULL, 0) is undefined */
+		qsort(pf->v, pf->n, sizeof(*pf->v), item_oldest_first);
 	p->messages += pf->n;
 	p->bytes += pf->bytes;
 	ret = 1;
