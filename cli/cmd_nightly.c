@@ -49,6 +49,9 @@ static const char usage[] =
 	"The scheduled maintenance job, in order: snapshot, purge, index, defrag and\n"
 	"relayout, log rotation, snapshot prune, snapshot verify, quota report.\n"
 	"Runs within the policy's window and stops cleanly at its end.\n"
+	"Defrag and relayout take the folders over the policy's defrag thresholds\n"
+	"(unset: hiwater frag's verdicts), worst first, within the window and the\n"
+	"budget; the next run continues where one stopped. Logs: the policy's logs.\n"
 	"\n"
 	"  -n, --dry-run     print the plan with a reason for every action; change nothing\n"
 	"  --ignore-window   run now even outside the policy's window (a manual run)\n"
@@ -463,6 +466,24 @@ static int defrag_resume_keep(struct hw_catalog *cat, const struct defrag_pick *
 	return 1;
 }
 
+#ifdef HW_HAVE_INDEXER
+/* The donors made and removed beside the messages moved the folders'
+   directory mtimes: the catalog's stamps no longer hold, so quota would
+   list every rewritten folder and the next index run check each one again.
+   Stamp them now (the files are the same: no header is read). */
+static void defrag_restamp(struct nightly *n, struct hw_catalog *cat,
+			   const struct hw_folder_list *fl)
+{
+	struct indexer_opts o = INDEXER_OPTS_INIT;
+	struct indexer_stats st = { 0 };
+	struct hw_error err;
+
+	o.jobs = cli.jobs;
+	if (indexer_run(n->st, cat, fl, &o, NULL, NULL, &st, &err) < 0)
+		hw_diag_warn("defrag: stamping the rewritten folders in the catalog: %s", err.msg);
+}
+#endif
+
 static int quiet_secs(void)
 {
 	const char *q = getenv("HIWATER_DEFRAG_QUIET_SECS");   /* tests: fresh files count as old */
@@ -480,7 +501,7 @@ static void step_defrag(struct nightly *n, struct step *s)
 	struct defrag_opts o = DEFRAG_OPTS_INIT;
 	struct defrag_stats ds = { 0 };
 	struct defrag_pick *picks = NULL;
-	struct hw_folder_list fl;
+	struct hw_folder_list fl, touched;
 	struct hw_catalog *cat = NULL;
 	struct hw_error err;
 	char *rfolder = NULL, *rafter = NULL, *catpath = NULL, until[32] = "";
@@ -491,6 +512,7 @@ static void step_defrag(struct nightly *n, struct step *s)
 	int r;
 
 	hw_folder_list_init(&fl);
+	hw_folder_list_init(&touched);
 	if (pd != NULL && pd->has_budget && pd->budget > 0 &&
 	    (end == 0 || time(NULL) + (time_t)pd->budget < end))
 		end = time(NULL) + (time_t)pd->budget;
@@ -541,7 +563,8 @@ static void step_defrag(struct nightly *n, struct step *s)
 		}
 		defrag_folder_release(&f);
 	}
-	qsort(picks, npicks, sizeof(*picks), pick_cmp);
+	if (npicks > 1)
+		qsort(picks, npicks, sizeof(*picks), pick_cmp);
 	for (size_t i = 0; i < npicks; i++)
 		nrelayout += picks[i].relayout;
 	n->fig[FIG_DEFRAG_FOLDERS_MEASURED] = (double)measured;
@@ -590,6 +613,10 @@ static void step_defrag(struct nightly *n, struct step *s)
 				 rrelayout == p->relayout ? rafter : NULL;
 		r = defrag_folder_run(fd, p->relpath, &o, &ds, &ferr);
 		close(fd);
+		if (!n->dry_run) {
+			HW_GROW(touched.v, touched.cap, touched.n + 1);
+			hw_folder_fill(&touched.v[touched.n++], p->relpath);
+		}
 		if (r < 0) {
 			hw_diag_error("defrag: %s", ferr.msg);
 			continue;
@@ -606,6 +633,10 @@ static void step_defrag(struct nightly *n, struct step *s)
 	}
 	if (cat != NULL && !n->dry_run && defrag_resume_keep(cat, picks, npicks, &ds, &err) < 0)
 		hw_diag_error("defrag: %s", err.msg);
+#ifdef HW_HAVE_INDEXER
+	if (cat != NULL && touched.n > 0)
+		defrag_restamp(n, cat, &touched);
+#endif
 
 	for (int k = 0; k < DEFRAG_SKIP_MAX; k++)
 		/* a file written in the last minute is normal on a live server:
@@ -657,6 +688,7 @@ out:
 	free(rafter);
 	free(catpath);
 	defrag_stats_release(&ds);
+	hw_folder_list_release(&touched);
 	hw_folder_list_release(&fl);
 	hw_catalog_free(&cat);
 }
