@@ -140,6 +140,7 @@ static int snapshot_create(int argc, char **argv)
 	struct hw_error err;
 	struct hw_store *st = NULL;
 	struct snap_repo *r = NULL;
+	struct hw_catalog *cat = NULL;
 	struct hw_printer *p;
 	const char *repo = NULL;
 	double t0 = hw_monotonic();
@@ -165,6 +166,17 @@ static int snapshot_create(int argc, char **argv)
 	o.full = a.full;
 	o.dry_run = cli.dry_run;
 	o.jobs = cli.jobs;
+	/* the indexer's catalog, when there is one: its content hashes spare
+	   reading files whose content the repository already holds */
+	{
+		const char *state = cli_state_dir(&ex);
+		struct hw_error cerr;
+		if (state != NULL && hw_catalog_open(state, &cat, &cerr) < 0) {
+			hw_diag_info("state catalog not used: %s", cerr.msg);
+			cat = NULL;
+		}
+		o.state_cat = cat;
+	}
 	rc = snap_create(r, st, &o, &res, &err);
 	if (rc < 0) {
 		cli_error("snapshot not created: %s", err.msg);
@@ -197,6 +209,7 @@ static int snapshot_create(int argc, char **argv)
 	hw_printer_free(&p);
 	ex = cli_exit_from_diag(HW_EXIT_OK);
 out:
+	hw_catalog_free(&cat);
 	snap_repo_free(&r);
 	hw_store_free(&st);
 	return ex;
