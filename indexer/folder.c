@@ -350,7 +350,7 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 		if (recs[i]->uid > maxuid)
 			maxuid = recs[i]->uid;
 	}
-	qsort(recs, nrecs, sizeof(*recs), cmp_rec_name);
+	hw_sort(recs, nrecs, sizeof(*recs), cmp_rec_name);
 
 	/* where there is no readable IMAP.MRK header, the catalog's last word
 	   about this folder is a source of UIDs too (an IMAP.MRK deleted or
@@ -482,7 +482,7 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 	if (uidnext == 0)
 		uidnext = 1;
 
-	qsort(fresh, nfresh, sizeof(*fresh), cmp_new_order);
+	hw_sort(fresh, nfresh, sizeof(*fresh), cmp_new_order);
 	if (o->new_uidvalidity || !have_source || uidvalidity == 0 ||
 	    (uint64_t)uidnext + nfresh - 1 > IMAPMRK_UID_MAX) {
 		/* a new UID space: max(old + 1, now); every message renumbered in
@@ -498,7 +498,7 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 		res->uidvalidity_new = true;
 		for (size_t i = 0; i < s->nfiles; i++)
 			all[i] = &s->files[i];
-		qsort(all, s->nfiles, sizeof(*all), cmp_new_order);
+		hw_sort(all, s->nfiles, sizeof(*all), cmp_new_order);
 		for (size_t i = 0; i < s->nfiles; i++) {
 			if (!all[i]->has_uid && o->mark_seen)
 				all[i]->flags |= IMAPMRK_FLAG_SEEN;
@@ -553,7 +553,7 @@ static void build_mrk(const struct folder_scan *s, uint32_t uidvalidity, uint32_
 	out->header_ok = true;
 	for (size_t i = 0; i < s->nfiles; i++)
 		byuid[i] = &s->files[i];
-	qsort(byuid, s->nfiles, sizeof(*byuid), cmp_by_uid);
+	hw_sort(byuid, s->nfiles, sizeof(*byuid), cmp_by_uid);
 	for (size_t i = 0; i < s->nfiles; i++) {
 		const struct msgfile *m = byuid[i];
 		struct imapmrk_record *r = imapmrk_append(out);
