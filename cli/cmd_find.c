@@ -20,6 +20,8 @@ static const char usage_find[] =
 	"\n"
 	"Searches every snapshot and the live store: one row per distinct message, with\n"
 	"the oldest and newest snapshot holding it and whether it is in the store now.\n"
+	"Messages in no snapshot come from the index (run 'hiwater index' first); their\n"
+	"first_snapshot and last_snapshot are null.\n"
 	"\n"
 	"  --message-id ID   exact Message-ID (with or without <>)\n"
 	"  --from TEXT       From contains TEXT (any case)\n"
@@ -36,8 +38,14 @@ static int on_row(void *ctx, const struct snap_find_row *row)
 	char date[32];
 
 	hw_printer_row_begin(p);
-	hw_printer_int(p, "first_snapshot", row->first_snapshot);
-	hw_printer_int(p, "last_snapshot", row->last_snapshot);
+	if (row->first_snapshot != 0) {
+		hw_printer_int(p, "first_snapshot", row->first_snapshot);
+		hw_printer_int(p, "last_snapshot", row->last_snapshot);
+	} else {
+		/* in the live store only */
+		hw_printer_null(p, "first_snapshot");
+		hw_printer_null(p, "last_snapshot");
+	}
 	hw_printer_str(p, "folder", row->folder);
 	hw_printer_str(p, "file", row->file);
 	hw_printer_uint(p, "uid", row->uid);
@@ -73,6 +81,7 @@ int cmd_find(int argc, char **argv)
 	struct snap_find_query q;
 	struct snap_repo *r = NULL;
 	struct hw_store *st = NULL;
+	struct hw_catalog *cat = NULL;
 	struct hw_printer *p;
 	struct hw_error err;
 	const char *repo = NULL;
@@ -124,17 +133,27 @@ int cmd_find(int argc, char **argv)
 		hw_store_free(&st);
 		return ex;
 	}
+	/* the live store is searched through the state catalog that hiwater
+	   index keeps (messages in no snapshot yet), never by a walk */
+	if (st != NULL && !q.deleted_only) {
+		cat = cli_catalog_open(&ex);
+		if (cat == NULL) {
+			snap_repo_free(&r);
+			hw_store_free(&st);
+			return ex;
+		}
+	}
 	q.st = st;
+	q.live_cat = cat;
 	p = cli_printer();
-	if (r != NULL && snap_find(r, &q, on_row, p, &err) < 0) {
-		hw_printer_free(&p);
+	ex = HW_EXIT_OK;
+	if ((r != NULL || cat != NULL) && snap_find(r, &q, on_row, p, &err) < 0) {
 		cli_error("%s", err.msg);
-		snap_repo_free(&r);
-		hw_store_free(&st);
-		return HW_EXIT_IOERR;
+		ex = HW_EXIT_IOERR;
 	}
 	hw_printer_free(&p);
+	hw_catalog_free(&cat);
 	snap_repo_free(&r);
 	hw_store_free(&st);
-	return cli_exit_from_diag(HW_EXIT_OK);
+	return ex != HW_EXIT_OK ? ex : cli_exit_from_diag(HW_EXIT_OK);
 }

@@ -105,7 +105,7 @@ int cmd_frag(int argc, char **argv)
 		n++;
 	}
 	hw_progress_free(&prog);
-	qsort(v, n, sizeof(*v), cmp_worst);
+	hw_sort(v, n, sizeof(*v), cmp_worst);
 
 	p = cli_printer();
 	for (size_t i = 0; i < n; i++) {

@@ -563,8 +563,7 @@ static void step_defrag(struct nightly *n, struct step *s)
 		}
 		defrag_folder_release(&f);
 	}
-	if (npicks > 1)
-		qsort(picks, npicks, sizeof(*picks), pick_cmp);
+	hw_sort(picks, npicks, sizeof(*picks), pick_cmp);
 	for (size_t i = 0; i < npicks; i++)
 		nrelayout += picks[i].relayout;
 	n->fig[FIG_DEFRAG_FOLDERS_MEASURED] = (double)measured;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../policy/policy.h"
 #include "../snapshot/snapshot.h"
 #include "cli.h"
 
@@ -29,7 +30,9 @@ static const char usage_snapshot[] =
 	"  --sample PERCENT  verify: the least recently verified PERCENT of the data\n"
 	"                    (default 100; successive runs cover the rest)\n"
 	"  --keep-*          prune: the retention rules; a snapshot is kept if any rule\n"
-	"                    keeps it; at least one rule is required\n";
+	"                    keeps it; without any, the policy's snapshots retention\n"
+	"                    (keep_last, keep_daily, ...) applies; with neither, prune\n"
+	"                    refuses\n";
 
 int cli_snap_repo_open(const char *repo, bool create, struct snap_repo **r_r)
 {
@@ -40,11 +43,15 @@ int cli_snap_repo_open(const char *repo, bool create, struct snap_repo **r_r)
 
 	*r_r = NULL;
 	if (repo == NULL) {
+		const struct hw_policy *pol = NULL;
 		state = cli_state_dir(&ex);
 		if (state == NULL)
 			return ex;
+		/* --repo, else the policy's snapshot_dir, else STATE/snapshots */
+		if (cli_policy_load(&pol) == 1 && pol != NULL)
+			repo = pol->snapshot_dir;
 	}
-	dir = snap_repo_default(repo == NULL ? cli.state : NULL, repo);
+	dir = snap_repo_default(cli.state, repo);
 	if (cli.store != NULL && *cli.store != '\0' && hw_path_is_inside(dir, cli.store)) {
 		cli_error("the snapshot repository %s lies inside the store: refused", dir);
 		free(dir);
@@ -133,6 +140,7 @@ static int snapshot_create(int argc, char **argv)
 	struct hw_error err;
 	struct hw_store *st = NULL;
 	struct snap_repo *r = NULL;
+	struct hw_catalog *cat = NULL;
 	struct hw_printer *p;
 	const char *repo = NULL;
 	double t0 = hw_monotonic();
@@ -158,6 +166,17 @@ static int snapshot_create(int argc, char **argv)
 	o.full = a.full;
 	o.dry_run = cli.dry_run;
 	o.jobs = cli.jobs;
+	/* the indexer's catalog, when there is one: its content hashes spare
+	   reading files whose content the repository already holds */
+	{
+		const char *state = cli_state_dir(&ex);
+		struct hw_error cerr;
+		if (state != NULL && hw_catalog_open(state, &cat, &cerr) < 0) {
+			hw_diag_info("state catalog not used: %s", cerr.msg);
+			cat = NULL;
+		}
+		o.state_cat = cat;
+	}
 	rc = snap_create(r, st, &o, &res, &err);
 	if (rc < 0) {
 		cli_error("snapshot not created: %s", err.msg);
@@ -190,6 +209,7 @@ static int snapshot_create(int argc, char **argv)
 	hw_printer_free(&p);
 	ex = cli_exit_from_diag(HW_EXIT_OK);
 out:
+	hw_catalog_free(&cat);
 	snap_repo_free(&r);
 	hw_store_free(&st);
 	return ex;
@@ -435,9 +455,27 @@ static int snapshot_prune(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("prune takes no arguments");
 	if (!a.o.keep_last && !a.o.keep_hourly && !a.o.keep_daily && !a.o.keep_weekly &&
-	    !a.o.keep_monthly && !a.o.keep_within)
-		return cli_usage_error("no keep rule given (--keep-last N, --keep-daily N, ...): "
-				       "refusing to remove every snapshot");
+	    !a.o.keep_monthly && !a.o.keep_within) {
+		/* no --keep option: the policy's retention, as nightly applies it */
+		const struct hw_policy *pol = NULL;
+		int pr = cli_policy_load(&pol);
+		if (pr > 1)
+			return pr;
+		if (pol != NULL) {
+			const struct hw_policy_snapshots *k = &pol->snapshots;
+			a.o.keep_last = k->has_last ? (int)k->last : 0;
+			a.o.keep_hourly = k->has_hourly ? (int)k->hourly : 0;
+			a.o.keep_daily = k->has_daily ? (int)k->daily : 0;
+			a.o.keep_weekly = k->has_weekly ? (int)k->weekly : 0;
+			a.o.keep_monthly = k->has_monthly ? (int)k->monthly : 0;
+			a.o.keep_within = k->has_within ? k->within : 0;
+		}
+		if (!a.o.keep_last && !a.o.keep_hourly && !a.o.keep_daily && !a.o.keep_weekly &&
+		    !a.o.keep_monthly && !a.o.keep_within)
+			return cli_usage_error("no keep rule given (--keep-last N, --keep-daily N, ...)"
+					       " and none in the policy's snapshots section: "
+					       "refusing to remove every snapshot");
+	}
 	a.o.dry_run = cli.dry_run;
 	a.o.repack_below = 0.5;
 	a.o.jobs = cli.jobs;

@@ -77,6 +77,8 @@ int hw_folder_lock_take(int dirfd, const char *dirpath, const char *lockname,
 void hw_folder_lock_release(struct hw_folder_lock *l);
 /* the configured lock name (HIWATER_FOLDER_LOCK env or the default) */
 const char *hw_folder_lock_name(void);
-void hw_folder_lock_set_name(const char *name);
+void hw_folder_lock_set_name(const char *name);   /* ignored unless _ok */
+/* a lock name whose release (an unlink) can remove nothing of MDaemon's */
+bool hw_folder_lock_name_ok(const char *name);
 
 #endif

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/fiemap.h>
@@ -15,6 +16,7 @@
 #include "atomic.h"
 #include "io.h"
 #include "os.h"
+#include "store.h"
 #include "util.h"
 
 /* from e2fsprogs / the kernel's ext4.h: not in the uapi headers */
@@ -226,11 +228,21 @@ const char *hw_folder_lock_name(void)
 	return lock_name != NULL ? lock_name : HW_FOLDER_LOCK_DEFAULT;
 }
 
+bool hw_folder_lock_name_ok(const char *name)
+{
+	struct hw_msgname m;
+
+	/* never a name whose release (an unlink) would remove mail or an index */
+	return name != NULL && *name != '\0' && strchr(name, '/') == NULL &&
+	       strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
+	       strcasecmp(name, "IMAP.MRK") != 0 && strcasecmp(name, "HIWATER.MRK") != 0 &&
+	       !hw_msgname_parse(name, &m) && strncmp(name, HW_TMP_PREFIX, strlen(HW_TMP_PREFIX)) != 0;
+}
+
 void hw_folder_lock_set_name(const char *name)
 {
 	free(lock_name);
-	lock_name = name != NULL && *name != '\0' && strchr(name, '/') == NULL ? hw_strdup(name)
-									       : NULL;
+	lock_name = hw_folder_lock_name_ok(name) ? hw_strdup(name) : NULL;
 }
 
 /* "hiwater PID" in the lock file, and no such process: remove it */
@@ -259,6 +271,33 @@ static bool lock_is_stale_ours(int dirfd, const char *lockname)
 	return hw_io_unlinkat(dirfd, lockname, 0) == 0 || errno == ENOENT;
 }
 
+/* 0 taken, -1 with errno (EEXIST: held) */
+static int lock_link(int dirfd, const char *lockname)
+{
+	char tmp[64], line[64];
+	int fd, n, r, e;
+
+	snprintf(tmp, sizeof(tmp), HW_TMP_PREFIX "%ld.lock", (long)getpid());
+	(void)unlinkat(dirfd, tmp, 0);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	n = snprintf(line, sizeof(line), "hiwater %ld\r\n", (long)getpid());
+	if (write(fd, line, (size_t)n) != n) {
+		e = errno;
+		close(fd);
+		(void)unlinkat(dirfd, tmp, 0);
+		errno = e ? e : ENOSPC;
+		return -1;
+	}
+	close(fd);
+	r = linkat(dirfd, tmp, dirfd, lockname, 0);
+	e = errno;
+	(void)unlinkat(dirfd, tmp, 0);
+	errno = e;
+	return r;
+}
+
 int hw_folder_lock_take(int dirfd, const char *dirpath, const char *lockname,
 			int timeout_ms, struct hw_folder_lock *l, struct hw_error *err)
 {
@@ -270,15 +309,11 @@ int hw_folder_lock_take(int dirfd, const char *dirpath, const char *lockname,
 	if (lockname == NULL)
 		lockname = hw_folder_lock_name();
 	for (;;) {
-		int fd = openat(dirfd, lockname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-				0644);
-		if (fd >= 0) {
-			char line[64];
-			int n = snprintf(line, sizeof(line), "hiwater %ld\r\n", (long)getpid());
-			if (write(fd, line, (size_t)n) < 0) {
-				/* the lock is held all the same; the content is a courtesy */
-			}
-			close(fd);
+		/* the lock appears whole or not at all: its content ("hiwater
+		   PID") is written to a temp first and linked into place, so a
+		   kill can never leave an empty lock nobody can tell is stale */
+		int r = lock_link(dirfd, lockname);
+		if (r == 0) {
 			l->name = hw_strdup(lockname);
 			l->held = true;
 			return 1;

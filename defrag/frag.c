@@ -148,7 +148,7 @@ int defrag_folder_order(int dirfd, const char *relpath, char ***names_r,
 			map[i].name = m.recs[i].filename;
 			map[i].uid = m.recs[i].uid;
 		}
-		qsort(map, m.n, sizeof(*map), cmp_named_uid);
+		hw_sort(map, m.n, sizeof(*map), cmp_named_uid);
 	}
 	items = hw_calloc(d.n + 1, sizeof(*items));
 	for (size_t i = 0; i < d.n; i++) {
@@ -161,7 +161,7 @@ int defrag_folder_order(int dirfd, const char *relpath, char ***names_r,
 		items[nitems].uid = hit != NULL ? hit->uid : 0;
 		nitems++;
 	}
-	qsort(items, nitems, sizeof(*items), cmp_order);
+	hw_sort(items, nitems, sizeof(*items), cmp_order);
 	*names_r = hw_calloc(nitems + 1, sizeof(char *));
 	*uids_r = hw_calloc(nitems + 1, sizeof(uint32_t));
 	for (size_t i = 0; i < nitems; i++) {

@@ -537,8 +537,7 @@ int logs_run(const char *dir, const struct logs_opts *o, struct logs_stats *s,
 		lf->today = lf->day >= today || local_day(e->st.st_mtim.tv_sec) >= today;
 		s->files++;
 	}
-	if (n > 1)   /* qsort(NULL, 0) is undefined: an empty directory */
-		qsort(v, n, sizeof(*v), cmp_age);
+	hw_sort(v, n, sizeof(*v), cmp_age);
 	finish_pairs(dirfd, dir, v, n, o, s);
 
 	for (size_t i = 0; i < n; i++) {

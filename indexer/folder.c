@@ -24,6 +24,7 @@
 #include "util.h"
 
 #define MAX_RESCANS 3
+#define STAMP_QUIET_NS (60 * 1000000000LL)   /* see stamp() */
 
 struct folder_scan;
 
@@ -66,6 +67,7 @@ struct idx_pending {
 	struct hw_atomic mrk_a, hw_a;
 	bool has_mrk, has_hw;
 	bool redo;                         /* the folder moved: do it again, alone */
+	bool borrowed;                     /* s and dirfd belong to the caller */
 	uint32_t uidvalidity, uidnext;
 	char *why;
 };
@@ -350,14 +352,15 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 		if (recs[i]->uid > maxuid)
 			maxuid = recs[i]->uid;
 	}
-	qsort(recs, nrecs, sizeof(*recs), cmp_rec_name);
+	hw_sort(recs, nrecs, sizeof(*recs), cmp_rec_name);
 
 	/* where there is no readable IMAP.MRK header, the catalog's last word
 	   about this folder is a source of UIDs too (an IMAP.MRK deleted or
 	   smashed after an earlier run) */
-	if (!s->old.header_ok && job->have_catfolder && job->catfolder.uidvalidity != 0 && job->ncat > 0)
+	if ((!s->old.header_ok || s->old.hdr.uidvalidity == 0) && job->have_catfolder &&
+	    job->catfolder.uidvalidity != 0 && job->ncat > 0)
 		from_catalog = true;
-	have_source = s->old.header_ok || from_catalog;
+	have_source = (s->old.header_ok && s->old.hdr.uidvalidity != 0) || from_catalog;
 
 	fresh = hw_calloc(s->nfiles ? s->nfiles : 1, sizeof(*fresh));
 	for (size_t i = 0; i < s->nfiles; i++) {
@@ -409,7 +412,9 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 				bool same = false;
 				if (m == NULL || !file_stat(dirfd, m) || m->st.st_size != oc->size)
 					continue;
-				if (oc->ino == (int64_t)m->st.st_ino)
+				/* a rename keeps the inode and the mtime; an inode
+				   number alone may be a deleted file's, reused */
+				if (same_identity(oc, &m->st))
 					same = true;
 				else if (oc->has_hash) {
 					char *shown = hw_path_join(relpath, m->e->name);
@@ -471,8 +476,8 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 			res->records_removed++;
 
 	/* UIDVALIDITY and the next UID */
-	uidvalidity = s->old.header_ok ? s->old.hdr.uidvalidity
-				       : from_catalog ? job->catfolder.uidvalidity : 0;
+	uidvalidity = from_catalog ? job->catfolder.uidvalidity
+				   : s->old.header_ok ? s->old.hdr.uidvalidity : 0;
 	uidnext = s->old.header_ok ? s->old.hdr.uidnext : 0;
 	if (job->have_catfolder && job->catfolder.uidvalidity == uidvalidity &&
 	    job->catfolder.uidnext > uidnext)
@@ -482,7 +487,7 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 	if (uidnext == 0)
 		uidnext = 1;
 
-	qsort(fresh, nfresh, sizeof(*fresh), cmp_new_order);
+	hw_sort(fresh, nfresh, sizeof(*fresh), cmp_new_order);
 	if (o->new_uidvalidity || !have_source || uidvalidity == 0 ||
 	    (uint64_t)uidnext + nfresh - 1 > IMAPMRK_UID_MAX) {
 		/* a new UID space: max(old + 1, now); every message renumbered in
@@ -498,7 +503,7 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 		res->uidvalidity_new = true;
 		for (size_t i = 0; i < s->nfiles; i++)
 			all[i] = &s->files[i];
-		qsort(all, s->nfiles, sizeof(*all), cmp_new_order);
+		hw_sort(all, s->nfiles, sizeof(*all), cmp_new_order);
 		for (size_t i = 0; i < s->nfiles; i++) {
 			if (!all[i]->has_uid && o->mark_seen)
 				all[i]->flags |= IMAPMRK_FLAG_SEEN;
@@ -553,7 +558,7 @@ static void build_mrk(const struct folder_scan *s, uint32_t uidvalidity, uint32_
 	out->header_ok = true;
 	for (size_t i = 0; i < s->nfiles; i++)
 		byuid[i] = &s->files[i];
-	qsort(byuid, s->nfiles, sizeof(*byuid), cmp_by_uid);
+	hw_sort(byuid, s->nfiles, sizeof(*byuid), cmp_by_uid);
 	for (size_t i = 0; i < s->nfiles; i++) {
 		const struct msgfile *m = byuid[i];
 		struct imapmrk_record *r = imapmrk_append(out);
@@ -642,26 +647,26 @@ static void describe(struct hw_buf *b, const struct folder_scan *s,
 		hw_buf_addf(b, "%sHIWATER.MRK lacks FolderClass or subscriptions", b->len ? ", " : "");
 }
 
-/* is the folder as the scan saw it? Same names (our temps and the lock file
-   aside: taking the lock itself moves the directory mtime) and the same
-   IMAP.MRK */
-static bool still_same(int dirfd, const struct folder_scan *s, const char *relpath)
+/* Does the folder hold the same names as the scan saw? Our temps and the
+   lock file aside (they come and go); with ours_too, IMAP.MRK and
+   HIWATER.MRK aside as well (we may have just created them). Taking the
+   lock itself moves the directory mtime, so names are compared, not times. */
+static bool names_same(int dirfd, const struct folder_scan *s, const char *relpath, bool ours_too)
 {
 	struct hw_dir d;
 	struct hw_error err;
-	struct stat mst;
 	size_t i = 0, j = 0;
-	bool same = true, mrk_now;
+	bool same;
 
 	hw_dir_init(&d);
 	if (hw_dir_read(dirfd, relpath, false, &d, &err) < 0)
 		return false;
+#define SKIP(e) ((e).kind == HW_ENTRY_TEMP || strcasecmp((e).name, hw_folder_lock_name()) == 0 || \
+		 (ours_too && (strcmp((e).name, IMAPMRK_NAME) == 0 || strcmp((e).name, HIWATERMRK_NAME) == 0)))
 	for (;;) {
-		while (i < d.n && (d.v[i].kind == HW_ENTRY_TEMP ||
-				   strcasecmp(d.v[i].name, hw_folder_lock_name()) == 0))
+		while (i < d.n && SKIP(d.v[i]))
 			i++;
-		while (j < s->dir.n && (s->dir.v[j].kind == HW_ENTRY_TEMP ||
-					strcasecmp(s->dir.v[j].name, hw_folder_lock_name()) == 0))
+		while (j < s->dir.n && SKIP(s->dir.v[j]))
 			j++;
 		if (i == d.n || j == s->dir.n) {
 			same = i == d.n && j == s->dir.n;
@@ -674,24 +679,29 @@ static bool still_same(int dirfd, const struct folder_scan *s, const char *relpa
 		i++;
 		j++;
 	}
+#undef SKIP
 	hw_dir_release(&d);
-	if (!same)
+	return same;
+}
+
+static bool same_file(int dirfd, const char *name, bool present, const struct stat *was)
+{
+	struct stat st;
+	bool now = fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+
+	if (now != present)
 		return false;
-	mrk_now = fstatat(dirfd, IMAPMRK_NAME, &mst, AT_SYMLINK_NOFOLLOW) == 0;
-	if (mrk_now != s->mrk_present)
-		return false;
-	if (mrk_now && (mst.st_ino != s->mrk_st.st_ino || mst.st_size != s->mrk_st.st_size ||
-			HW_TS_NS(mst.st_mtim) != HW_TS_NS(s->mrk_st.st_mtim)))
-		return false;
-	/* HIWATER.MRK too: we rewrite it from what we read, and must not
-	   clobber a change made since */
-	mrk_now = fstatat(dirfd, HIWATERMRK_NAME, &mst, AT_SYMLINK_NOFOLLOW) == 0;
-	if (mrk_now != s->hw_present)
-		return false;
-	if (mrk_now && (mst.st_ino != s->hw_st.st_ino || mst.st_size != s->hw_st.st_size ||
-			HW_TS_NS(mst.st_mtim) != HW_TS_NS(s->hw_st.st_mtim)))
-		return false;
-	return true;
+	return !now || (st.st_ino == was->st_ino && st.st_size == was->st_size &&
+			HW_TS_NS(st.st_mtim) == HW_TS_NS(was->st_mtim));
+}
+
+/* IMAP.MRK and HIWATER.MRK as the scan read them: we rewrite both from what
+   we read, and must not clobber a change made since (checked under the
+   folder lock, so it is cheap: two stats) */
+static bool index_files_same(int dirfd, const struct folder_scan *s)
+{
+	return same_file(dirfd, IMAPMRK_NAME, s->mrk_present, &s->mrk_st) &&
+	       same_file(dirfd, HIWATERMRK_NAME, s->hw_present, &s->hw_st);
 }
 
 static void fill_catalog_rows(struct idx_folder_job *job, const struct folder_scan *s)
@@ -738,10 +748,15 @@ static void stamp(int dirfd, const struct folder_scan *s, struct idx_folder_job 
 		cf->dir_entries = (int64_t)hw_dir_stamp_entries(&d);
 		cf->dir_ino = (int64_t)d.st.st_ino;
 		/* never stamp from the current second (a delivery later in it
-		   would not move the mtime), nor a listing that differs from the
-		   one we indexed */
-		if (now - cf->dir_mtime_ns < 1000000000LL || (size_t)cf->dir_entries != s->entries)
+		   would not move the mtime), nor a folder whose names differ from
+		   the ones we indexed (a delivery and a removal meanwhile keep
+		   the count), nor one with a message written in the last minute
+		   (it may still be growing: its size would be stamped short) */
+		if (now - cf->dir_mtime_ns < 1000000000LL || !names_same(dirfd, s, job->folder->relpath, true))
 			cf->dir_mtime_ns = 0;
+		for (size_t i = 0; i < s->nfiles && cf->dir_mtime_ns != 0; i++)
+			if (now - HW_TS_NS(s->files[i].st.st_mtim) < STAMP_QUIET_NS)
+				cf->dir_mtime_ns = 0;
 	}
 	hw_dir_release(&d);
 	if (fstatat(dirfd, IMAPMRK_NAME, &mst, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -825,8 +840,24 @@ void idx_folder(struct idx_ctx *ctx, struct idx_folder_job *job)
 		/* the root's subscriptions depend on folders elsewhere: a cheap
 		   read of one small file per mailbox */
 		if (f->depth == 0 && fix_hwmrk(ctx, job, dirfd, &h, &err) > 0 && h != NULL) {
-			if (writes && hwmrk_write(dirfd, f->relpath, h, &err) < 0) {
-				res->status = INDEXER_ERROR;
+			int wr = 1;
+			if (writes) {
+				/* read again and write under the folder lock: MDaemon
+				   edits this file too (SUBSCRIBE) */
+				struct hw_folder_lock lock;
+				hwmrk_free(&h);
+				wr = hw_folder_lock_take(dirfd, f->relpath, o->lockname,
+							 o->lock_timeout_ms, &lock, &err);
+				if (wr > 0) {
+					if (fix_hwmrk(ctx, job, dirfd, &h, &err) < 0)
+						wr = -1;
+					else if (h != NULL && hwmrk_write(dirfd, f->relpath, h, &err) < 0)
+						wr = -1;
+					hw_folder_lock_release(&lock);
+				}
+			}
+			if (wr <= 0) {
+				res->status = wr == 0 ? INDEXER_BUSY : INDEXER_ERROR;
 				job->reason = hw_strdup(err.msg);
 			} else {
 				res->status = o->check ? INDEXER_STALE : INDEXER_REBUILT;
@@ -846,10 +877,8 @@ void idx_folder(struct idx_ctx *ctx, struct idx_folder_job *job)
 	for (attempt = 0; attempt < MAX_RESCANS; attempt++) {
 		struct imapmrk want;
 		struct hwmrk *h = NULL;
-		struct hw_folder_lock lock;
 		uint32_t uidvalidity, uidnext;
 		bool mrk_change, hw_change;
-		int lr;
 
 		memset(res, 0, sizeof(*res));
 		res->relpath = f->relpath;
@@ -884,11 +913,13 @@ void idx_folder(struct idx_ctx *ctx, struct idx_folder_job *job)
 		}
 		if (mrk_change)
 			want.hdr.write_counter = s.old.header_ok ? s.old.hdr.write_counter + 1 : 1;
-		if (ctx->batch && !job->no_batch) {
-			/* batch durability: write the new files now, make the
-			   whole batch durable with one syncfs, swap them in later
-			   (idx_pending_swap) */
+		{
+			/* write the new files beside the old ones, not yet
+			   durable; one syncfs makes a whole batch durable, the
+			   swap comes after (idx_pending_swap). Alone, this folder
+			   is a batch of one. */
 			struct idx_pending *p = hw_calloc(1, sizeof(*p));
+			bool batched = ctx->batch && !job->no_batch;
 			p->mrk_a.done = p->hw_a.done = true;
 			p->mrk_a.fd = p->hw_a.fd = -1;
 			if ((mrk_change &&
@@ -903,6 +934,8 @@ void idx_folder(struct idx_ctx *ctx, struct idx_folder_job *job)
 				hwmrk_free(&h);
 				break;
 			}
+			imapmrk_release(&want);
+			hwmrk_free(&h);
 			p->has_mrk = mrk_change;
 			p->has_hw = hw_change;
 			p->s = s;
@@ -911,59 +944,43 @@ void idx_folder(struct idx_ctx *ctx, struct idx_folder_job *job)
 			p->uidnext = uidnext;
 			p->why = hw_buf_detach(&why, NULL);
 			job->pending = p;
-			imapmrk_release(&want);
-			hwmrk_free(&h);
-			return;   /* s and dirfd now belong to p */
-		}
-		/* the swap: lock, check nothing moved since the scan, write */
-		lr = hw_folder_lock_take(dirfd, f->relpath, o->lockname, o->lock_timeout_ms, &lock, &err);
-		if (lr <= 0) {
-			res->status = lr == 0 ? INDEXER_BUSY : INDEXER_ERROR;
-			job->reason = hw_strdup(err.msg);
-			imapmrk_release(&want);
-			hwmrk_free(&h);
+			if (batched)
+				return;   /* s and dirfd now belong to p */
+			p->borrowed = true;   /* s and dirfd stay ours */
+			if (hw_syncfs(dirfd, f->relpath, &err) < 0) {
+				idx_pending_abort(job);
+				p->redo = false;
+				res->status = INDEXER_ERROR;
+				job->reason = hw_strdup(err.msg);
+			} else {
+				idx_pending_swap(ctx, job);
+				if (res->status == INDEXER_REBUILT &&
+				    hw_syncfs(dirfd, f->relpath, &err) < 0) {
+					res->status = INDEXER_ERROR;
+					free(job->reason);
+					job->reason = hw_strdup(err.msg);
+				}
+			}
+			if (p->redo) {
+				free(p->why);
+				free(p);
+				job->pending = NULL;
+				hw_buf_init(&why);
+				if (attempt + 1 == MAX_RESCANS) {
+					res->status = INDEXER_BUSY;
+					job->reason = hw_strdup("folder kept changing during the scan; "
+								"left for the next run");
+				}
+				continue;   /* changed during the scan: scan again */
+			}
+			if (res->status == INDEXER_REBUILT)
+				stamp(dirfd, &s, job, uidvalidity, uidnext);
+			free(p->why);
+			free(p);
+			job->pending = NULL;
+			hw_buf_init(&why);
 			break;
 		}
-		if (!still_same(dirfd, &s, f->relpath)) {
-			hw_folder_lock_release(&lock);
-			imapmrk_release(&want);
-			hwmrk_free(&h);
-			if (attempt + 1 == MAX_RESCANS) {
-				res->status = INDEXER_BUSY;
-				job->reason = hw_strdup("folder kept changing during the scan; "
-							"left for the next run");
-			}
-			continue;   /* changed during the scan: scan again */
-		}
-		if (mrk_change) {
-			if (imapmrk_write(dirfd, f->relpath, &want, &err) < 0) {
-				hw_folder_lock_release(&lock);
-				res->status = INDEXER_ERROR;
-				job->reason = hw_strdup(err.msg);
-				imapmrk_release(&want);
-				hwmrk_free(&h);
-				break;
-			}
-			res->mrk_written = true;
-		}
-		if (hw_change) {
-			if (hwmrk_write(dirfd, f->relpath, h, &err) < 0) {
-				hw_folder_lock_release(&lock);
-				res->status = INDEXER_ERROR;
-				job->reason = hw_strdup(err.msg);
-				imapmrk_release(&want);
-				hwmrk_free(&h);
-				break;
-			}
-			res->hwmrk_written = true;
-		}
-		hw_folder_lock_release(&lock);
-		res->status = INDEXER_REBUILT;
-		job->reason = hw_strdup(why.data != NULL ? why.data : "");
-		stamp(dirfd, &s, job, uidvalidity, uidnext);
-		imapmrk_release(&want);
-		hwmrk_free(&h);
-		break;
 	}
 	if (job->have_out)
 		fill_catalog_rows(job, &s);
@@ -984,13 +1001,20 @@ void idx_pending_swap(struct idx_ctx *ctx, struct idx_folder_job *job)
 	struct hw_error err;
 	int lr;
 
+	/* the listing before the lock (it can take a while in a big folder,
+	   and MDaemon waits while we hold the lock); a change between it and
+	   the swap is caught by the stamp, which compares names again */
+	if (!names_same(p->dirfd, &p->s, relpath, false)) {
+		p->redo = true;
+		goto drop;
+	}
 	lr = hw_folder_lock_take(p->dirfd, relpath, o->lockname, o->lock_timeout_ms, &lock, &err);
 	if (lr <= 0) {
 		res->status = lr == 0 ? INDEXER_BUSY : INDEXER_ERROR;
 		job->reason = hw_strdup(err.msg);
 		goto drop;
 	}
-	if (!still_same(p->dirfd, &p->s, relpath)) {
+	if (!index_files_same(p->dirfd, &p->s)) {
 		/* changed since the scan: this folder is done again alone */
 		hw_folder_lock_release(&lock);
 		p->redo = true;

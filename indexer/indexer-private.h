@@ -25,6 +25,7 @@ struct idx_ctx {
 	struct hw_progress *progress;
 	bool batch;                       /* batch durability (writes only) */
 	struct idx_queue *queues;         /* one per worker: folders awaiting the swap */
+	size_t qcap;                      /* folders per queue (fd limit) */
 };
 
 /* folders whose new files are written but not yet durable nor swapped in */

@@ -2,6 +2,7 @@
    thread at a time under ctx->lock (see indexer.h) */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "atomic.h"
 #include "indexer-private.h"
@@ -172,7 +173,7 @@ static void work(void *arg, size_t i, int worker)
 	if (job->pending != NULL) {
 		struct idx_queue *q = &ctx->queues[worker];
 		q->v[q->n++] = job;
-		if (q->n == IDX_BATCH_FOLDERS)
+		if (q->n >= ctx->qcap)
 			flush(ctx, q);
 		return;
 	}
@@ -217,6 +218,20 @@ int indexer_run(const struct hw_store *st, struct hw_catalog *cat,
 	ctx.batch = !o->dry_run && !o->check;
 	nq = o->jobs > 0 ? (size_t)o->jobs : (size_t)hw_pool_cpus();
 	ctx.queues = hw_calloc(nq, sizeof(*ctx.queues));
+	{
+		/* each waiting folder holds its directory open: keep all the
+		   queues within the open-file limit, with room to spare */
+		struct rlimit rl;
+		size_t room = 1024;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+			room = (size_t)rl.rlim_cur;
+		room = room > 256 ? room - 256 : 16;
+		ctx.qcap = room / nq;
+		if (ctx.qcap > IDX_BATCH_FOLDERS)
+			ctx.qcap = IDX_BATCH_FOLDERS;
+		if (ctx.qcap < 1)
+			ctx.qcap = 1;
+	}
 	ran = hw_pool_run(o->jobs, fl->n, work, &ctx, o->stop);
 	for (i = 0; i < nq; i++)
 		flush(&ctx, &ctx.queues[i]);

@@ -29,6 +29,8 @@ struct prev_file {
 	int kind;
 	uint8_t hash[16];
 	int64_t size, ino, mtime_ns, date;
+	uint32_t uid;
+	uint8_t flags;
 };
 
 struct pending_blob {
@@ -56,7 +58,49 @@ struct create_ctx {
 	struct snap_hmap added;     /* hashes stored by this run -> pending index */
 	struct pending_blob *pb;
 	size_t npb, cap_pb;
+	int read_jobs;              /* threads reading and hashing files */
+	bool path_new;              /* the current folder's path is new: no records */
+	const char *cur_mrk;        /* the current folder's IMAP.MRK as read */
+	/* the state catalog's messages of the current folder (o->state_cat) */
+	char *sm_relpath;
+	struct hw_cat_message *sm;
+	size_t nsm;
+};
+
+#define READ_BATCH_FILES 512
+#define READ_BATCH_BYTES (32u << 20)
+
+struct file_meta {
+	int64_t date;
+	char *from, *subject, *message_id;
+};
+
+/* one file of a changed folder, from its stat to its catalog record */
+struct work {
+	const char *name;
+	int kind;
+	struct stat sb;
+	bool is_mrk;
+	bool read;                  /* needs a record: read (or state-hashed) */
+	bool state_hashed;          /* hash and headers from the state catalog, not read */
+	bool failed;
+	int64_t file_id;            /* 0 until recorded */
+	uint8_t hash[16];
 	struct hw_buf data;
+	struct msghdr h;
+	struct file_meta sm;        /* state_hashed: the indexer's headers (borrowed) */
+	struct hw_error err;
+};
+
+struct read_batch {
+	struct create_ctx *c;
+	int dirfd;
+	const char *relpath;
+	const char *mrk;
+	size_t mrklen;
+	struct work *v;
+	size_t *idx;                /* the items workers read */
+	size_t n;
 };
 
 static int cmp_prev_folder(const void *a, const void *b)
@@ -115,7 +159,7 @@ static int load_prev_files(struct create_ctx *c, int64_t fver_id, int kind,
 			   struct prev_file **v_r, size_t *n_r, struct hw_error *err)
 {
 	sqlite3_stmt *s = snap_stmt(c->r,
-		"SELECT f.id, f.name, f.kind, f.hash, f.size, f.ino, f.mtime_ns, f.date"
+		"SELECT f.id, f.name, f.kind, f.hash, f.size, f.ino, f.mtime_ns, f.date, m.uid, m.flags"
 		" FROM snap_member m JOIN snap_file f ON f.id = m.file_id"
 		" WHERE m.fver_id = ?1 AND (?2 = 0 OR f.kind = ?2)", err);
 	struct prev_file *v = NULL;
@@ -141,6 +185,8 @@ static int load_prev_files(struct create_ctx *c, int64_t fver_id, int kind,
 		f->ino = sqlite3_column_int64(s, 5);
 		f->mtime_ns = sqlite3_column_int64(s, 6);
 		f->date = sqlite3_column_int64(s, 7);
+		f->uid = (uint32_t)sqlite3_column_int64(s, 8);
+		f->flags = (uint8_t)sqlite3_column_int(s, 9);
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
@@ -189,6 +235,7 @@ static int64_t path_id_get(struct create_ctx *c, const char *relpath, struct hw_
 		bsearch(&key, c->pf, c->npf, sizeof(c->pf[0]), cmp_prev_folder);
 	sqlite3_stmt *s;
 
+	c->path_new = p == NULL;
 	if (p != NULL)
 		return p->path_id;
 	s = snap_stmt(c->r, "INSERT INTO snap_path(relpath) VALUES (?)", err);
@@ -287,25 +334,22 @@ static int store_blob(struct create_ctx *c, const char *member, const uint8_t ha
 	return 0;
 }
 
-struct file_meta {
-	int64_t date;
-	char *from, *subject, *message_id;
-};
-
 static int file_record(struct create_ctx *c, int64_t path_id, const char *name, int kind,
 		       const uint8_t hash[16], const struct stat *sb, const struct file_meta *fm,
 		       int64_t *id_r, struct hw_error *err)
 {
 	sqlite3_stmt *s = snap_stmt(c->r, "SELECT id FROM snap_file"
 				    " WHERE path_id = ? AND name = ? AND hash = ?", err);
-	int rc;
+	int rc = SQLITE_DONE;
 
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, path_id);
 	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 3, hash, 16, SQLITE_STATIC);
-	rc = sqlite3_step(s);
+	/* a folder path new to the repository has no records to reuse */
+	if (!c->path_new)
+		rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		*id_r = sqlite3_column_int64(s, 0);
 		sqlite3_reset(s);
@@ -343,6 +387,12 @@ static int file_record(struct create_ctx *c, int64_t path_id, const char *name, 
 	return 0;
 }
 
+static int cmp_cat_message(const void *a, const void *b)
+{
+	return strcmp(((const struct hw_cat_message *)a)->file,
+		      ((const struct hw_cat_message *)b)->file);
+}
+
 static int cmp_mrk_rec(const void *a, const void *b)
 {
 	return strcmp(((const struct imapmrk_record *)a)->filename,
@@ -370,6 +420,187 @@ static int read_mrk_locked(int fd, const char *relpath, char **data_r, size_t *l
 	return r;
 }
 
+/* The indexer's content hash for this file, when the state catalog holds one
+   for the same identity (name, inode, size, mtime): 1 found (hash and its
+   headers in w), 0 none, -1 error. The folder's rows are loaded once. */
+static int state_hash(struct create_ctx *c, const char *relpath, struct work *w,
+		      struct hw_error *err)
+{
+	struct hw_cat_message key, *m;
+
+	if (c->o->state_cat == NULL || w->kind != SNAP_KIND_MESSAGE)
+		return 0;
+	if (c->sm_relpath == NULL || strcmp(c->sm_relpath, relpath) != 0) {
+		struct hw_cat_folder f;
+		int r;
+
+		hw_cat_messages_free(c->sm, c->nsm);
+		c->sm = NULL;
+		c->nsm = 0;
+		free(c->sm_relpath);
+		c->sm_relpath = hw_strdup(relpath);
+		memset(&f, 0, sizeof(f));
+		r = hw_catalog_folder_get(c->o->state_cat, relpath, &f, err);
+		if (r > 0)
+			r = hw_catalog_messages_get(c->o->state_cat, f.id, &c->sm, &c->nsm, err);
+		hw_cat_folder_release(&f);
+		if (r < 0)
+			return -1;
+	}
+	if (c->nsm == 0)
+		return 0;
+	memset(&key, 0, sizeof(key));
+	key.file = (char *)w->name;
+	m = bsearch(&key, c->sm, c->nsm, sizeof(c->sm[0]), cmp_cat_message);
+	if (m == NULL || !m->has_hash || m->ino != (int64_t)w->sb.st_ino ||
+	    m->size != (int64_t)w->sb.st_size || m->mtime_ns != HW_TS_NS(w->sb.st_mtim))
+		return 0;
+	memcpy(w->hash, m->hash, 16);
+	w->sm.date = m->date;
+	w->sm.from = m->from;
+	w->sm.subject = m->subject;
+	w->sm.message_id = m->message_id;
+	return 1;
+}
+
+/* worker: read, hash and parse one file (no catalog, no diagnostics) */
+static void read_one(void *ctx, size_t i, int worker)
+{
+	struct read_batch *rb = ctx;
+	struct work *w = &rb->v[rb->idx[i]];
+	const char *data;
+	size_t len;
+	struct hw_hash hh;
+
+	(void)worker;
+	if (w->is_mrk) {
+		data = rb->mrk;
+		len = rb->mrklen;
+	} else {
+		char *display = hw_path_join(rb->relpath, w->name);
+		struct stat sb;
+		int ffd = hw_open_regular(rb->dirfd, w->name, display, &sb, &w->err);
+		int rr = -1;
+
+		if (ffd >= 0) {
+			w->sb = sb;
+			rr = snap_read_fd(ffd, display, (size_t)sb.st_size, &w->data, &w->err);
+			close(ffd);
+		}
+		free(display);
+		if (rr < 0) {
+			w->failed = true;
+			return;
+		}
+		data = w->data.data;
+		len = w->data.len;
+	}
+	w->sb.st_size = (off_t)len;
+	hw_hash_buf(data, len, &hh);
+	memcpy(w->hash, hh.b, 16);
+	if (w->kind == SNAP_KIND_MESSAGE)
+		msghdr_parse(data, len, true, &w->h);
+}
+
+/* which items of the batch workers read; files the indexer hashed whose
+   content the repository holds need no read at all */
+static int prepare_batch(struct create_ctx *c, struct read_batch *rb, size_t n,
+			 struct hw_error *err)
+{
+	rb->idx = hw_calloc(n + 1, sizeof(*rb->idx));
+	rb->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct work *w = &rb->v[i];
+		bool known = false;
+
+		if (!w->read)
+			continue;
+		if (w->state_hashed) {
+			if (blob_known(c, w->hash, &known, err) < 0)
+				return -1;
+			if (known)
+				continue;
+			w->state_hashed = false;   /* new content: read it to store it */
+		}
+		rb->idx[rb->n++] = i;
+	}
+	return 0;
+}
+
+/* this thread: the catalog record and, for new content, the pack member */
+static int record_one(struct create_ctx *c, const char *relpath, int64_t path_id,
+		      struct work *w, struct hw_error *err)
+{
+	struct file_meta fm = { 0 };
+	bool known = false;
+	char *display;
+	int ret = -1;
+
+	display = hw_path_join(relpath, w->name);
+	if (w->failed) {
+		hw_diag_warn("%s: skipped: %s", display, w->err.errnum == ENOENT ?
+			     "deleted while the snapshot ran" : w->err.msg);
+		c->res->skipped++;
+		ret = 0;
+		goto out;
+	}
+	if (w->state_hashed) {
+		fm = w->sm;
+		if (fm.date == 0)
+			fm.date = w->sb.st_mtim.tv_sec;
+	} else {
+		c->res->files_read++;
+		fm.date = w->sb.st_mtim.tv_sec;
+		if (w->kind == SNAP_KIND_MESSAGE) {
+			fm.from = w->h.from;
+			fm.subject = w->h.subject;
+			fm.message_id = w->h.message_id;
+			if (w->h.date_known)
+				fm.date = w->h.date;
+		}
+	}
+	if (file_record(c, path_id, w->name, w->kind, w->hash, &w->sb, &fm, &w->file_id, err) < 0)
+		goto out;
+	if (!w->state_hashed) {
+		const void *data = w->is_mrk ? c->cur_mrk : w->data.data;
+		if (blob_known(c, w->hash, &known, err) < 0)
+			goto out;
+		if (!known && store_blob(c, display, w->hash, data, (size_t)w->sb.st_size,
+					 w->sb.st_mtim.tv_sec, err) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	free(display);
+	return ret;
+}
+
+/* the same file records with the same UIDs and flags? */
+static bool same_members(const struct prev_file *pv, size_t npv, const struct new_member *mem,
+			 size_t nmem)
+{
+	struct snap_hmap m;
+	bool same = npv == nmem;
+
+	if (!same)
+		return false;
+	snap_hmap_init(&m);
+	for (size_t i = 0; i < npv; i++) {
+		uint8_t key[16] = { 0 };
+		memcpy(key + 8, &pv[i].id, sizeof(pv[i].id));
+		snap_hmap_put(&m, key, ((int64_t)pv[i].uid << 8) | pv[i].flags);
+	}
+	for (size_t i = 0; same && i < nmem; i++) {
+		uint8_t key[16] = { 0 };
+		int64_t *v;
+		memcpy(key + 8, &mem[i].file_id, sizeof(mem[i].file_id));
+		v = snap_hmap_get(&m, key);
+		same = v != NULL && *v == (((int64_t)mem[i].uid << 8) | mem[i].flags);
+	}
+	snap_hmap_release(&m);
+	return same;
+}
+
 static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_error *err)
 {
 	struct prev_folder key = { .relpath = (char *)relpath };
@@ -384,6 +615,8 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 	struct imapmrk m;
 	struct new_member *mem = NULL;
 	size_t nmem = 0, cap_mem = 0;
+	struct work *wv = NULL;
+	size_t nwv = 0, cap_wv = 0;
 	int64_t path_id, fver_id;
 	uint64_t files = 0, messages = 0, bytes = 0;
 	bool same;
@@ -441,105 +674,96 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 			d2 = t;
 		}
 	}
+	c->cur_mrk = mrk;
+	/* pass 1 (this thread): stat every entry, keep the records of files
+	   whose identity is unchanged, list the files to read */
 	for (size_t i = 0; i < d.n; i++) {
 		const struct hw_entry *e = &d.v[i];
-		struct stat sb;
 		struct prev_file pkey = { .name = e->name }, *pf;
-		uint8_t hash[16];
-		int64_t file_id = 0;
-		int kind = e->kind == HW_ENTRY_MESSAGE ? SNAP_KIND_MESSAGE : SNAP_KIND_FILE;
-		char *display;
+		struct work *w;
+		struct stat sb;
 
 		if (skip_entry(e) || e->kind == HW_ENTRY_FOLDER)
 			continue;
-		display = hw_path_join(relpath, e->name);
 		if (e->kind != HW_ENTRY_MESSAGE && e->kind != HW_ENTRY_FILE) {
-			hw_diag_warn("%s: not a plain file or folder: not in the snapshot", display);
+			hw_diag_warn("%s/%s: not a plain file or folder: not in the snapshot",
+				     relpath, e->name);
 			c->res->skipped++;
-			free(display);
 			continue;
 		}
 		if (fstatat(fd, e->name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode)) {
-			hw_diag_warn("%s: vanished while the snapshot ran: skipped", display);
+			hw_diag_warn("%s/%s: vanished while the snapshot ran: skipped", relpath,
+				     e->name);
 			c->res->skipped++;
-			free(display);
 			continue;
 		}
+		HW_GROW(wv, cap_wv, nwv + 1);
+		w = &wv[nwv++];
+		memset(w, 0, sizeof(*w));
+		w->name = e->name;
+		w->kind = e->kind == HW_ENTRY_MESSAGE ? SNAP_KIND_MESSAGE : SNAP_KIND_FILE;
+		w->sb = sb;
+		w->is_mrk = mrk != NULL && strcmp(e->name, IMAPMRK_NAME) == 0;
+		hw_buf_init(&w->data);
+		msghdr_init(&w->h);
 		pf = npv > 0 ? bsearch(&pkey, pv, npv, sizeof(pv[0]), cmp_prev_file) : NULL;
-		bool is_mrk = mrk != NULL && strcmp(e->name, IMAPMRK_NAME) == 0;
-		if (!c->o->full && !is_mrk && pf != NULL && pf->ino == (int64_t)sb.st_ino &&
+		if (!c->o->full && !w->is_mrk && pf != NULL && pf->ino == (int64_t)sb.st_ino &&
 		    pf->size == (int64_t)sb.st_size && pf->mtime_ns == HW_TS_NS(sb.st_mtim)) {
 			/* same identity, same content: not read again */
-			file_id = pf->id;
-		} else {
-			struct file_meta fm = { 0 };
-			struct msghdr h;
-			const void *data;
-			size_t len;
-			bool known;
-
-			if (is_mrk) {
-				data = mrk;
-				len = mrklen;
-				sb.st_size = (off_t)mrklen;
-			} else {
-				int ffd = hw_open_regular(fd, e->name, display, &sb, &ferr);
-				if (ffd < 0) {
-					hw_diag_warn("%s: skipped: %s", display,
-						     ferr.errnum == ENOENT ?
-						     "deleted while the snapshot ran" : ferr.msg);
-					c->res->skipped++;
-					free(display);
-					continue;
-				}
-				int rr = snap_read_fd(ffd, display, (size_t)sb.st_size, &c->data, &ferr);
-				close(ffd);
-				if (rr < 0) {
-					hw_diag_warn("%s: skipped: %s", display, ferr.msg);
-					c->res->skipped++;
-					free(display);
-					continue;
-				}
-				data = c->data.data;
-				len = c->data.len;
-				sb.st_size = (off_t)len;
-			}
-			c->res->files_read++;
-			{
-				struct hw_hash hh;
-				hw_hash_buf(data, len, &hh);
-				memcpy(hash, hh.b, 16);
-			}
-			msghdr_init(&h);
-			fm.date = sb.st_mtim.tv_sec;
-			if (kind == SNAP_KIND_MESSAGE) {
-				msghdr_parse(data, len, true, &h);
-				fm.from = h.from;
-				fm.subject = h.subject;
-				fm.message_id = h.message_id;
-				if (h.date_known)
-					fm.date = h.date;
-			}
-			int fr = file_record(c, path_id, e->name, kind, hash, &sb, &fm, &file_id, err);
-			msghdr_release(&h);
-			if (fr < 0 || blob_known(c, hash, &known, err) < 0) {
-				free(display);
-				goto out;
-			}
-			if (!known && store_blob(c, display, hash, data, len, sb.st_mtim.tv_sec,
-						 err) < 0) {
-				free(display);
-				goto out;
-			}
+			w->file_id = pf->id;
+			continue;
 		}
-		free(display);
+		if (!w->is_mrk && !c->o->full) {
+			/* the indexer hashed this very file (same identity): its hash
+			   spares the read unless the content is new to the repository */
+			int sr = state_hash(c, relpath, w, err);
+			if (sr < 0)
+				goto out;
+			w->state_hashed = sr == 1;
+		}
+		w->read = true;
+	}
+	/* pass 2: read, hash and parse in parallel, a batch at a time (bounded
+	   memory); catalog rows and pack members are written here, in order */
+	for (size_t b0 = 0; b0 < nwv;) {
+		struct read_batch rb = { .c = c, .dirfd = fd, .relpath = relpath, .mrk = mrk,
+					 .mrklen = mrklen };
+		uint64_t bytes_b = 0;
+		size_t b1 = b0;
+
+		while (b1 < nwv && (b1 == b0 || (b1 - b0 < READ_BATCH_FILES &&
+						 bytes_b < READ_BATCH_BYTES))) {
+			if (wv[b1].read)
+				bytes_b += (uint64_t)wv[b1].sb.st_size;
+			b1++;
+		}
+		rb.v = wv + b0;
+		if (prepare_batch(c, &rb, b1 - b0, err) < 0)
+			goto out;
+		if (rb.n > 0)
+			hw_pool_run(c->read_jobs, rb.n, read_one, &rb, NULL);
+		for (size_t i = b0; i < b1; i++) {
+			struct work *w = &wv[i];
+			if (w->read && record_one(c, relpath, path_id, w, err) < 0)
+				goto out;
+			/* the content is in the pack (or the repository): let it go */
+			hw_buf_release(&w->data);
+		}
+		free(rb.idx);
+		b0 = b1;
+	}
+	for (size_t i = 0; i < nwv; i++) {
+		struct work *w = &wv[i];
+
+		if (w->file_id == 0)
+			continue;   /* vanished or unreadable: reported */
 		HW_GROW(mem, cap_mem, nmem + 1);
-		mem[nmem].file_id = file_id;
+		mem[nmem].file_id = w->file_id;
 		mem[nmem].uid = 0;
 		mem[nmem].flags = 0;
-		if (kind == SNAP_KIND_MESSAGE && m.n > 0) {
+		if (w->kind == SNAP_KIND_MESSAGE && m.n > 0) {
 			struct imapmrk_record rkey, *rec;
-			hw_strlcpy(rkey.filename, e->name, sizeof(rkey.filename));
+			hw_strlcpy(rkey.filename, w->name, sizeof(rkey.filename));
 			rec = bsearch(&rkey, m.recs, m.n, sizeof(m.recs[0]), cmp_mrk_rec);
 			if (rec != NULL) {
 				mem[nmem].uid = rec->uid;
@@ -548,9 +772,34 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 		}
 		nmem++;
 		files++;
-		bytes += (uint64_t)sb.st_size;
-		if (kind == SNAP_KIND_MESSAGE)
+		bytes += (uint64_t)w->sb.st_size;
+		if (w->kind == SNAP_KIND_MESSAGE)
 			messages++;
+	}
+	/* Content-addressed folder states: a listing equal to the previous
+	   version (same file records, UIDs and flags; e.g. after --full, or a
+	   directory touched by a lock) is that version again. The snapshot
+	   refers to it; only its identity is brought up to date so that the
+	   next run sees the folder unchanged. */
+	if (p != NULL && p->fver_id != 0 && same_members(pv, npv, mem, nmem)) {
+		sqlite3_stmt *s = snap_stmt(c->r, "UPDATE snap_fver SET dir_mtime_ns = ?,"
+					    " dir_entries = ?, dir_ino = ? WHERE id = ?", err);
+		if (s == NULL)
+			goto out;
+		sqlite3_bind_int64(s, 1, HW_TS_NS(d.st.st_mtim));
+		sqlite3_bind_int64(s, 2, (int64_t)count_entries(&d));
+		sqlite3_bind_int64(s, 3, (int64_t)d.st.st_ino);
+		sqlite3_bind_int64(s, 4, p->fver_id);
+		if (snap_step_done(c->r, s, "update folder version", err) < 0)
+			goto out;
+		p->dir_mtime_ns = HW_TS_NS(d.st.st_mtim);
+		p->dir_entries = (int64_t)count_entries(&d);
+		p->dir_ino = (int64_t)d.st.st_ino;
+		c->res->files += files;
+		c->res->messages += messages;
+		c->res->bytes += bytes;
+		ret = add_sfolder(c, p->fver_id, err);
+		goto out;
 	}
 	{
 		sqlite3_stmt *s = snap_stmt(c->r, "INSERT INTO snap_fver(path_id, dir_mtime_ns,"
@@ -587,6 +836,11 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 	ret = add_sfolder(c, fver_id, err);
 out:
 	prev_files_free(pv, npv);
+	for (size_t i = 0; i < nwv; i++) {
+		hw_buf_release(&wv[i].data);
+		msghdr_release(&wv[i].h);
+	}
+	free(wv);
 	free(mem);
 	free(mrk);
 	imapmrk_release(&m);
@@ -682,7 +936,9 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	memset(res, 0, sizeof(*res));
 	hw_folder_list_init(&fl);
 	snap_hmap_init(&c.added);
-	hw_buf_init(&c.data);
+	/* reading, hashing and parsing run on every CPU; the catalog and the
+	   pack order stay on this thread */
+	c.read_jobs = o->jobs > 0 ? o->jobs : hw_pool_cpus();
 	if (!o->dry_run) {
 		int lr = snap_repo_lock(r, err);
 		if (lr <= 0) {
@@ -763,7 +1019,8 @@ out:
 		free(c.pb[i].member);
 	free(c.pb);
 	snap_hmap_release(&c.added);
-	hw_buf_release(&c.data);
+	hw_cat_messages_free(c.sm, c.nsm);
+	free(c.sm_relpath);
 	hw_folder_list_release(&fl);
 	free(scope);
 	return ret;

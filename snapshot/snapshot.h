@@ -125,9 +125,13 @@ struct snap_find_query {
 	int64_t since, before;      /* message date, unix seconds: since <= d < before */
 	bool deleted_only;          /* only messages absent from the live store */
 	const struct hw_store *st;  /* live store for 'present'; NULL: unknown (false) */
+	struct hw_catalog *live_cat; /* the state catalog (filled by hiwater index),
+				       optional: messages it lists that no snapshot
+				       holds are reported too (first/last_snapshot 0,
+				       present true); needs st */
 };
 struct snap_find_row {
-	int64_t first_snapshot, last_snapshot;
+	int64_t first_snapshot, last_snapshot;   /* 0: in no snapshot (live only) */
 	const char *folder, *file;
 	uint32_t uid;               /* in the last snapshot holding it */
 	uint8_t flags;
@@ -137,7 +141,9 @@ struct snap_find_row {
 	bool present;
 	struct hw_hash hash;
 };
-/* fn returns 0 to go on, non-zero to stop; returns rows reported or -1 */
+/* Rows held by snapshots come first (by date), then live-only rows. r may be
+   NULL (no repository yet): only the live store is searched.
+   fn returns 0 to go on, non-zero to stop; returns rows reported or -1 */
 typedef int snap_find_fn(void *ctx, const struct snap_find_row *row);
 int snap_find(struct snap_repo *r, const struct snap_find_query *q, snap_find_fn *fn, void *ctx,
 	      struct hw_error *err);

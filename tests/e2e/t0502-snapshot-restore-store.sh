@@ -72,3 +72,28 @@ expect_exit 0 hw restore --to new ex.com/bob
 # unknown targets are reported, not guessed
 expect_exit 65 hw restore --message-id nosuch@ex.com
 expect_exit 64 hw restore
+
+# find searches the live store too (through the index): a message in no
+# snapshot is shown, present, with null snapshots; restored copies are not
+# shown twice; --deleted never shows live messages
+printf 'From: Carol <carol@ex.com>\nSubject: fresh one\nMessage-ID: <fresh@ex.com>\n\nfresh\n' \
+	> "$B/md50000000050.msg"
+printf 'Subject: not indexed yet\nMessage-ID: <late@ex.com>\n\nlate\n' > "$B/md50000000051.msg"
+expect_exit 0 hw find --json --message-id fresh@ex.com
+[ "$(out | wc -l)" = 0 ] || die "an unindexed message cannot be found yet"
+expect_exit 0 hw index
+rm "$B/md50000000051.msg"
+expect_exit 0 hw find --json --message-id fresh@ex.com
+[ "$(out | wc -l)" = 1 ] || die "the live-only message expected once"
+grep_out '"first_snapshot":null,"last_snapshot":null'
+grep_out '"folder":"ex.com/bob","file":"md50000000050.msg"'
+grep_out '"present":true'
+expect_exit 0 hw find --json --message-id late@ex.com
+[ "$(out | wc -l)" = 0 ] || die "a message gone since the index run was shown"
+expect_exit 0 hw find --json --subject note
+[ "$(out | wc -l)" = 3 ] || die "restored note shown twice (or a note missing)"
+expect_exit 0 hw find --json --from carol --deleted
+[ "$(out | wc -l)" = 0 ] || die "--deleted showed a live message"
+# no repository at all: the live store is still searched
+expect_exit 0 hw find --json --repo "$PWD/norepo" --from carol
+grep_out '"message_id":"<fresh@ex.com>"'

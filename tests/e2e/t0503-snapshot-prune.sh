@@ -57,3 +57,19 @@ for p in state/snapshots/packs/*; do
 	[ "$(sqlite3 state/snapshots/catalog.db "SELECT count(*) FROM snap_pack WHERE name='$n'")" = 1 ] ||
 		die "$n not in the catalog"
 done
+
+# no --keep option: the policy's retention applies (and its snapshot_dir)
+printf 'snapshots: {last: 1}\n' > keep1.yaml
+expect_exit 0 hw -c keep1.yaml snapshot prune -n --json
+[ "$(out | grep -c '"rule":"last"')" = 1 ] || die "policy last: 1 keeps one"
+[ "$(out | grep -c '"action":"remove"')" = 1 ] || die "policy last: 1 removes the other"
+printf 'store: %s\nsnapshots: {verify_sample: 5%%}\n' "$PWD/store" > nokeep.yaml
+expect_exit 64 hw -c nokeep.yaml snapshot prune
+expect_exit 0 hw snapshot list --json
+[ "$(out | wc -l)" = 2 ] || die "a refused prune removed snapshots"
+mv state/snapshots elsewhere
+printf 'snapshot_dir: %s\nsnapshots: {last: 1}\n' "$PWD/elsewhere" > dir.yaml
+expect_exit 0 hw -c dir.yaml snapshot prune --json
+grep_out '"kept":1,"removed":1'
+expect_exit 0 hw -c dir.yaml snapshot list --json
+[ "$(out | wc -l)" = 1 ] || die "policy snapshot_dir not used"
