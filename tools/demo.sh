@@ -50,7 +50,7 @@ start=$(date -d '-1 hour' +%H:%M)
 end=$(date -d '+1 hour' +%H:%M)
 sed -e "s|^store:.*|store: $demo/store|" \
 	-e "s|^state_dir:.*|state_dir: $demo/state|" \
-	-e "s|^snapshot_dir:.*|snapshot_dir: $demo/state/snapshots|" \
+	-e "s|^snapshot_dir:.*|snapshot_dir: $demo/snapshots|" \
 	-e "s|^  dir: .*|  dir: $demo/logs|" \
 	-e "s|^  start: .*|  start: \"$start\"|" \
 	-e "s|^  end: .*|  end: \"$end\"|" \
@@ -59,7 +59,7 @@ grep -E '^(store|state_dir|snapshot_dir):|^  (start|end|dir|max_fragments|min_la
 	"$policy" | sed "s|$top/||"
 hw policy check
 # hiwater find takes the store from --store or HIWATER_STORE, not the policy
-export HIWATER_STORE="$demo/store" HIWATER_STATE="$demo/state"
+export HIWATER_STORE="$demo/store"
 
 section "First, as after any migration: hiwater index --mark-seen"
 echo "(IMAP.MRK and HIWATER.MRK for every folder, so that MDaemon need not build them)"
