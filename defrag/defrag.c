@@ -241,8 +241,7 @@ static void job_fail(struct job *j)
 }
 
 /* the checks before a donor: 1 needs one, 0 decided (j->fr says what) */
-static int job_check(struct run *r, struct job *j, const char *name, bool has_prev,
-		     uint64_t prev_end, bool has_next, uint64_t next_first)
+static int job_check(struct run *r, struct job *j, const char *name, bool keep)
 {
 	const struct defrag_opts *o = r->o;
 	struct stat pre;
@@ -312,18 +311,15 @@ static int job_check(struct run *r, struct job *j, const char *name, bool has_pr
 		return 0;
 	}
 	if (j->src.fragments <= 1) {
-		bool after_prev = has_prev && !j->src.unknown &&
-				  is_adjacent(prev_end, j->src.first_phys);
-		/* a whole file that the next message already follows heads a
-		   chain: moving it would only break the chain */
-		bool heads = has_next && !j->src.unknown && is_adjacent(j->src.end_phys, next_first);
 		if (!o->relayout) {
 			set_why(&j->fr, DEFRAG_SKIP_CONTIGUOUS, "one fragment");
 			return 0;
 		}
-		if (after_prev || heads) {
-			set_why(&j->fr, DEFRAG_SKIP_CONTIGUOUS, after_prev ? "whole and in place" :
-				"whole, and the next message follows it");
+		/* only the folder's leading chain stays (relayout_keep()); every
+		   message after it is rewritten, in order, so that none is left
+		   behind between two that moved */
+		if (keep) {
+			set_why(&j->fr, DEFRAG_SKIP_CONTIGUOUS, "whole and in place");
 			return 0;
 		}
 	}
@@ -837,6 +833,40 @@ static void add_after(struct defrag_stats *s, const struct defrag_folder *f)
 	s->adjacent_after += f->adjacent;
 }
 
+static bool file_whole(const struct defrag_file *df)
+{
+	return !df->unknown && df->extents > 0 && df->fragments == 1;
+}
+
+/* Relayout keeps the folder's leading chain from files[first] on: whole
+   messages, each right after the one before (the first one right after
+   *prev_end, or else heading a chain of at least two), and rewrites every
+   message after the first break. Keeping a whole message further on would
+   leave it between two that moved, and moving the message after a kept one
+   would break the chain it headed: the folder would need a second pass
+   that made the same choices again. Returns the end of the kept chain. */
+static size_t relayout_keep(const struct defrag_folder *f, size_t first, bool has_prev,
+			    uint64_t prev_end)
+{
+	size_t i = first;
+
+	if (i >= f->nfiles || !file_whole(&f->files[i]))
+		return first;
+	if (!(has_prev && is_adjacent(prev_end, f->files[i].first_phys))) {
+		/* no place to keep: a lone whole file is moved with the rest */
+		if (i + 1 >= f->nfiles)
+			return f->nfiles;   /* the last one: nothing follows it */
+		if (!file_whole(&f->files[i + 1]) ||
+		    !is_adjacent(f->files[i].end_phys, f->files[i + 1].first_phys))
+			return first;
+	}
+	for (i++; i < f->nfiles; i++)
+		if (!file_whole(&f->files[i]) ||
+		    !is_adjacent(f->files[i - 1].end_phys, f->files[i].first_phys))
+			break;
+	return i;
+}
+
 int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *o,
 		      struct defrag_stats *s, struct hw_error *err)
 {
@@ -850,7 +880,7 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 	struct batch batch = { .fd = -1, .a = { .done = true, .fd = -1 } };
 	bool use_batch;
 	char *last_buf = NULL;
-	size_t first = 0;
+	size_t first = 0, keep_end = 0;
 	int ret = 1, rc;
 
 	defrag_folder_init(&before);
@@ -893,6 +923,8 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 		add_after(s, &before);
 		goto out;
 	}
+	if (o->relayout)
+		keep_end = relayout_keep(&before, first, has_prev, prev_end);
 	r.th.rate = o->max_rate;
 	r.th.start = hw_monotonic();
 	r.buf = hw_malloc(COPY_CHUNK);
@@ -903,13 +935,7 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 
 		/* check a batch, then allocate its donors one after another */
 		for (; i < before.nfiles && nb < BATCH_FILES && batch_bytes < BATCH_BYTES; i++) {
-			const struct defrag_file *df = &before.files[i];
-			const struct defrag_file *pv = i > 0 ? &before.files[i - 1] : NULL;
-			const struct defrag_file *nx = i + 1 < before.nfiles ? &before.files[i + 1] : NULL;
-			bool hp = pv != NULL && !pv->unknown && pv->extents > 0;
-			bool hn = nx != NULL && !nx->unknown && nx->extents > 0;
-			job_check(&r, &jobs[nb], df->name, hp, hp ? pv->end_phys : 0, hn,
-				  hn ? nx->first_phys : 0);
+			job_check(&r, &jobs[nb], before.files[i].name, i < keep_end);
 			if (jobs[nb].needs)
 				batch_bytes += (uint64_t)jobs[nb].st.st_size;
 			nb++;
