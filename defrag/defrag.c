@@ -2,6 +2,8 @@
    (see defrag.h for the safety rules) */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -542,11 +544,39 @@ struct batch {
 	bool active;
 };
 
+static void *close_fd(void *arg)
+{
+	close((int)(intptr_t)arg);
+	return NULL;
+}
+
+/* Close an unlinked file in the background: its last close frees its
+   blocks, and freeing the thousands of small extents the moves left in a
+   batch donor (with discard, one request each) takes longer than copying
+   the batch. The name is gone already, so a kill leaves no temp (the
+   kernel's orphan list frees it), and an exit only waits for the close. */
+static void close_later(int fd)
+{
+	pthread_attr_t at;
+	pthread_t t;
+
+	if (pthread_attr_init(&at) != 0) {
+		close(fd);
+		return;
+	}
+	(void)pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &at, close_fd, (void *)(intptr_t)fd) != 0)
+		close(fd);
+	pthread_attr_destroy(&at);
+}
+
 static void batch_release(struct batch *b)
 {
+	/* the old blocks of the files go with it: the name now, the blocks
+	   when the last descriptor is closed */
+	hw_atomic_abort(&b->a);
 	if (b->fd >= 0)
-		close(b->fd);
-	hw_atomic_abort(&b->a);   /* the old blocks of the files go with it */
+		close_later(b->fd);
 	free(b->shown);
 	free(b->ext);
 	memset(b, 0, sizeof(*b));
@@ -585,6 +615,20 @@ static int hash_range(struct run *r, int fd, uint64_t off, uint64_t len, const c
 	}
 	XXH3_freeState(xs);
 	return ret;
+}
+
+/* Write back a source's dirty pages before EXT4_IOC_MOVE_EXT. Not a
+   durability point: the move is journaled and the donor was fsynced, so
+   sync_file_range (no journal commit, no cache flush: an fsync of a clean
+   file costs a device flush) is enough; fsync where it is not offered. */
+static int src_writeback(int fd)
+{
+	if (sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+			    SYNC_FILE_RANGE_WAIT_AFTER) == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EINVAL && errno != ESPIPE)
+		return -1;
+	return hw_io_fsync(fd);
 }
 
 /* fragments and physical ends of the batch range [off, off + len) */
@@ -678,6 +722,29 @@ static int batch_fill(struct run *r, struct batch *b, struct job *jobs, size_t n
 		hw_error_sys(err, "fsync", b->shown);
 		goto fail;
 	}
+	/* read back what reached the disk, not the page cache: the donor's
+	   files one after another (one sequential sweep), each hashed and
+	   compared with what was read from its source; then drop the pages
+	   again (cached pages stop EXT4_IOC_MOVE_EXT) */
+	hw_os_evict(b->fd);
+	for (size_t k = 0; k < nb; k++) {
+		struct job *j = &jobs[k];
+		struct hw_hash hd;
+		if (!j->in_batch)
+			continue;
+		if (hash_range(r, b->fd, j->boff, (uint64_t)j->st.st_size, b->shown, &hd,
+			       &j->err) < 0) {
+			j->in_batch = false;
+			job_fail(j);
+			continue;
+		}
+		if (memcmp(hd.b, j->hs.b, sizeof(hd.b)) != 0) {
+			hw_error_set(&j->err, EIO, "%s: donor does not read back as the source: "
+				     "left as it was", j->shown);
+			j->in_batch = false;
+			job_fail(j);
+		}
+	}
 	hw_os_evict(b->fd);
 	rc = hw_os_extents(b->fd, b->shown, &b->ext, &b->next, err);
 	if (rc < 0)
@@ -706,19 +773,12 @@ static int job_finish_batch(struct run *r, struct job *j, struct batch *b, bool 
 	struct hw_error *err = &j->err;
 	struct file_result *fr = &j->fr;
 	struct stat now_st, name_st;
-	struct hw_hash hd;
 	uint64_t size = (uint64_t)j->st.st_size, first, end, moved = 0;
 	size_t frags;
 	bool src_adjacent = has_prev && !j->src.unknown && is_adjacent(prev_end, j->src.first_phys);
 	int rc, ret = 1;
 
-	if (hash_range(r, b->fd, j->boff, size, b->shown, &hd, err) < 0)
-		goto fail;
-	if (memcmp(hd.b, j->hs.b, sizeof(hd.b)) != 0) {
-		hw_error_set(err, EIO, "%s: donor does not read back as the source: left as it was",
-			     j->shown);
-		goto fail;
-	}
+	/* its range of the donor was read back and verified by batch_fill() */
 	batch_range(b, j->boff, size, &frags, &first, &end);
 	if (!o->relayout && frags >= j->src.fragments) {
 		set_why(fr, DEFRAG_SKIP_NOT_BETTER, "donor has %zu fragments, file %zu", frags,
@@ -760,13 +820,14 @@ static int job_finish_batch(struct run *r, struct job *j, struct batch *b, bool 
 		set_why(fr, DEFRAG_SKIP_CHANGED, "changed while it was copied: left as it is");
 		goto out;
 	}
-	/* cached pages stop the move after one extent (EBUSY) */
-	if (hw_io_fsync(j->fd) < 0) {
+	/* cached pages stop the move after one extent (EBUSY): write back
+	   any dirty page of the source and drop its pages (the donor's were
+	   dropped after the verify) */
+	if (src_writeback(j->fd) < 0) {
 		hw_error_sys(err, "fsync", j->shown);
 		goto fail;
 	}
 	hw_os_evict(j->fd);
-	hw_os_evict(b->fd);
 	rc = hw_os_move_extents_at(j->fd, b->fd, j->boff, size, &moved, j->shown, err);
 	if (rc < 0)
 		goto fail;
