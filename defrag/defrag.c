@@ -22,6 +22,8 @@
 /* donors allocated together (fds: two per file) and their bytes */
 #define BATCH_FILES 128
 #define BATCH_BYTES (64u << 20)
+/* sources up to this size keep their cached pages for the move */
+#define MOVE_CACHED_MAX (64u * 1024u)
 
 const char *defrag_skip_name(enum defrag_skip s)
 {
@@ -820,15 +822,26 @@ static int job_finish_batch(struct run *r, struct job *j, struct batch *b, bool 
 		set_why(fr, DEFRAG_SKIP_CHANGED, "changed while it was copied: left as it is");
 		goto out;
 	}
-	/* cached pages stop the move after one extent (EBUSY): write back
-	   any dirty page of the source and drop its pages (the donor's were
-	   dropped after the verify) */
+	/* dirty pages stop the move after one extent (EBUSY): write back the
+	   source's. The clean pages of a small file stay: the move copies the
+	   file's data through its page cache into the new blocks and would
+	   otherwise read the old fragments from disk a second time. A larger
+	   file's (large folios) are dropped: moved with them in the cache it
+	   came out whole but not in the donor's place (kernel 6.18), which
+	   breaks a relayout. The donor's pages were dropped after the verify. */
 	if (src_writeback(j->fd) < 0) {
 		hw_error_sys(err, "fsync", j->shown);
 		goto fail;
 	}
-	hw_os_evict(j->fd);
+	if (size > MOVE_CACHED_MAX)
+		hw_os_evict(j->fd);
 	rc = hw_os_move_extents_at(j->fd, b->fd, j->boff, size, &moved, j->shown, err);
+	if (rc == 0 && moved == 0) {
+		/* some cached pages (large folios) are refused: without them the
+		   move reads the data from disk instead */
+		hw_os_evict(j->fd);
+		rc = hw_os_move_extents_at(j->fd, b->fd, j->boff, size, &moved, j->shown, err);
+	}
 	if (rc < 0)
 		goto fail;
 	if (rc == 0) {
