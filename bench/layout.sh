@@ -4,7 +4,7 @@
 #   - fragments per file and layout score before and after (hiwater frag)
 #   - agreement with filefrag (sum of fragments over every file)
 #   - cold-cache read of every folder in UID order, before and after
-#     (drop_caches when permitted; warm figures beside them)
+#     (drop_caches when permitted, the fastest of 3; warm figures beside them)
 #   - defrag throughput against cp of the same bytes (+ sync)
 #   - e4defrag on a twin store made the same way at the same time
 # Usage: bench/layout.sh [MAILBOXES] [MESSAGES]
@@ -50,6 +50,14 @@ read_all() {  # read every message of every folder in UID order, a folder at a t
 	for l in "$WORK/lists"/*; do (cd "$1" && xargs -d '\n' -r cat < "$l" > /dev/null); done
 	secs "$t0" "$(now)"
 }
+cold_read() {  # the fastest of 3 cold reads: the machine may be shared
+	best=
+	for _ in 1 2 3; do
+		drop >/dev/null; t=$(read_all "$1")
+		best=$(awk "BEGIN { print ($t < ${best:-1e9}) ? $t : ${best:-1e9} }")
+	done
+	echo "$best"
+}
 frag_sum() {  # FIEMAP fragments over the store: hiwater, then filefrag
 	j=$("$HW" --store "$1" --state "$1.state" frag --json || true)
 	fpf=$(echo "$j" | field frag_per_file); lay=$(echo "$j" | field layout)
@@ -60,7 +68,7 @@ frag_sum() {  # FIEMAP fragments over the store: hiwater, then filefrag
 
 set -- $(frag_sum "$A"); fpf0=$1; lay0=$2; ff0=$3
 n=$(find "$A" -name '*.msg' | wc -l)
-mode=$(drop); cold0=$(read_all "$A"); warm0=$(read_all "$A")
+mode=$(drop); cold0=$(cold_read "$A"); warm0=$(read_all "$A")
 
 # cp of the same bytes, made durable
 drop >/dev/null; t0=$(now); cp -r "$A" "$WORK/cp"; sync; tcp=$(secs "$t0" "$(now)"); rm -rf "$WORK/cp"
@@ -69,18 +77,18 @@ export HIWATER_DEFRAG_QUIET_SECS=0
 drop >/dev/null; t0=$(now); "$HW" --store "$A" --state "$A.state" -q defrag >/dev/null || true
 tdef=$(secs "$t0" "$(now)")
 set -- $(frag_sum "$A"); fpf1=$1; lay1=$2; ff1=$3
-drop >/dev/null; cold1=$(read_all "$A")
+cold1=$(cold_read "$A")
 
 drop >/dev/null; t0=$(now); "$HW" --store "$A" --state "$A.state" -q defrag --relayout >/dev/null || true
 trel=$(secs "$t0" "$(now)")
 set -- $(frag_sum "$A"); fpf2=$1; lay2=$2
-drop >/dev/null; cold2=$(read_all "$A"); warm2=$(read_all "$A")
+cold2=$(cold_read "$A"); warm2=$(read_all "$A")
 
 e4=-; fpfe=-; laye=-; colde=-
 if command -v e4defrag >/dev/null 2>&1; then
 	drop >/dev/null; t0=$(now); e4defrag "$B" >/dev/null 2>&1 || true; e4=$(secs "$t0" "$(now)")
 	set -- $(frag_sum "$B"); fpfe=$1; laye=$2
-	drop >/dev/null; colde=$(read_all "$B")
+	colde=$(cold_read "$B")
 fi
 
 mb=$(awk "BEGIN { printf \"%.1f\", $bytes / 1048576 }")
