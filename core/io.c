@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,13 @@
 #include "util.h"
 
 enum io_op { OP_WRITE, OP_FSYNC, OP_RENAME, OP_FALLOCATE, OP_UNLINK, OP_FTRUNCATE,
-	     OP_OPEN, OP_MKDIR, OP_LINK, OP_COUNT };
+	     OP_OPEN, OP_MKDIR, OP_LINK, OP_ANY, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {
-	"write", "fsync", "rename", "fallocate", "unlink", "ftruncate", "open", "mkdir", "link"
+	"write", "fsync", "rename", "fallocate", "unlink", "ftruncate", "open", "mkdir", "link",
+	"any"
 };
+#define FAULT_SHORT (-1)
+#define FAULT_KILL (-2)   /* the crash harness: SIGKILL ourselves before the call */
 
 #define MAX_FAULTS 8
 struct fault {
@@ -34,7 +38,8 @@ static int parse_err(const char *s)
 	if (strcmp(s, "EIO") == 0) return EIO;
 	if (strcmp(s, "EDQUOT") == 0) return EDQUOT;
 	if (strcmp(s, "EACCES") == 0) return EACCES;
-	if (strcmp(s, "SHORT") == 0) return -1;
+	if (strcmp(s, "SHORT") == 0) return FAULT_SHORT;
+	if (strcmp(s, "KILL") == 0) return FAULT_KILL;
 	return EIO;
 }
 
@@ -79,7 +84,7 @@ void hw_io_fault_reset(void)
 /* 0: no fault; otherwise the errno to fail with (-1: short write) */
 static int fault_check(enum io_op op)
 {
-	long n;
+	long n, any;
 	int i;
 
 	if (nfaults == 0)
@@ -91,9 +96,16 @@ static int fault_check(enum io_op op)
 	if (nfaults == 0)
 		return 0;
 	n = atomic_fetch_add(&counts[op], 1) + 1;
-	for (i = 0; i < nfaults; i++)
-		if (faults[i].op == op && (faults[i].nth == 0 || faults[i].nth == n))
+	any = atomic_fetch_add(&counts[OP_ANY], 1) + 1;
+	for (i = 0; i < nfaults; i++) {
+		long want = faults[i].op == OP_ANY ? any : n;
+		if ((faults[i].op == op || faults[i].op == OP_ANY) &&
+		    (faults[i].nth == 0 || faults[i].nth == want)) {
+			if (faults[i].err == FAULT_KILL)
+				kill(getpid(), SIGKILL);
 			return faults[i].err;
+		}
+	}
 	return 0;
 }
 
