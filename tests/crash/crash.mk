@@ -1,0 +1,20 @@
+# crash.mk - the crash harness (tests/crash/crash.sh), included by the Makefile.
+#   make crash-short   a short run (about 50 kill points), part of make check
+#   make crash         the long run (>= 200 kill points; CRASH_SEED=S to vary)
+.PHONY: crash crash-short
+
+CRASHCHECK := $(BUILD)/tests/crashcheck
+CRASH_ENV = HIWATER=$(CURDIR)/$(BUILD)/hiwater MKSTORE=$(CURDIR)/$(BUILD)/bench/mkstore \
+	CRASHCHECK=$(CURDIR)/$(CRASHCHECK)
+
+$(CRASHCHECK): $(BUILD)/tests/crash/crashcheck.o $(BUILD)/libhw.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libhw.a $(LDLIBS_DEPS)
+
+crash-short: $(BUILD)/hiwater $(BENCH_BIN) $(CRASHCHECK)
+	@$(CRASH_ENV) sh tests/crash/crash.sh --short $(if $(CRASH_SEED),--seed $(CRASH_SEED))
+
+crash: $(BUILD)/hiwater $(BENCH_BIN) $(CRASHCHECK)
+	@$(CRASH_ENV) sh tests/crash/crash.sh --long $(if $(CRASH_SEED),--seed $(CRASH_SEED))
+
+-include $(BUILD)/tests/crash/crashcheck.d
