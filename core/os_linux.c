@@ -2,6 +2,8 @@
    fadvise, statvfs, xattrs, and the folder lock file */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/fiemap.h>
@@ -222,6 +224,49 @@ void hw_folder_lock_set_name(const char *name)
 									       : NULL;
 }
 
+/* Is the lock a leftover of a hiwater run that was killed while holding it?
+   Only a lock that reads "hiwater PID" (as written below) with a PID that
+   no longer runs: another program's lock, or a live process's, is never
+   ours to break. *st_r identifies the file that was read. */
+static bool lock_is_stale(int dirfd, const char *lockname, struct stat *st_r)
+{
+	char buf[64], end = '\0';
+	int fd = openat(dirfd, lockname, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	ssize_t n;
+	long pid;
+
+	if (fd < 0)
+		return false;
+	n = fstat(fd, st_r) == 0 && S_ISREG(st_r->st_mode) ? read(fd, buf, sizeof(buf) - 1) : -1;
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	if (sscanf(buf, "hiwater %ld%c", &pid, &end) != 2 || pid <= 0 ||
+	    (end != '\r' && end != '\n'))
+		return false;
+	return pid != (long)getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Remove a stale lock. Moved aside first, so that of two runs breaking the
+   same lock only one succeeds; if what moved is not the file found stale (a
+   live lock taken in between), it is put back. */
+static void lock_break(int dirfd, const char *lockname, const struct stat *stale)
+{
+	char *aside = hw_asprintf(HW_TMP_PREFIX "%ld.%08x.stale-lock", (long)getpid(),
+				  (unsigned)hw_now_ns());
+	struct stat st;
+
+	if (hw_io_renameat(dirfd, lockname, dirfd, aside) == 0) {
+		if (fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_ino == stale->st_ino && st.st_dev == stale->st_dev)
+			(void)hw_io_unlinkat(dirfd, aside, 0);
+		else if (renameat2(dirfd, aside, dirfd, lockname, RENAME_NOREPLACE) < 0)
+			(void)hw_io_unlinkat(dirfd, aside, 0);
+	}
+	free(aside);
+}
+
 int hw_folder_lock_take(int dirfd, const char *dirpath, const char *lockname,
 			int timeout_ms, struct hw_folder_lock *l, struct hw_error *err)
 {
@@ -251,6 +296,15 @@ int hw_folder_lock_take(int dirfd, const char *dirpath, const char *lockname,
 			hw_error_sys(err, "open", p);
 			free(p);
 			return -1;
+		}
+		{
+			struct stat st;
+			if (lock_is_stale(dirfd, lockname, &st)) {
+				hw_diag_info("%s/%s: removed the lock of a hiwater run that "
+					     "is gone", dirpath, lockname);
+				lock_break(dirfd, lockname, &st);
+				continue;
+			}
 		}
 		if (hw_monotonic() >= deadline) {
 			char *p = hw_path_join(dirpath, lockname);
