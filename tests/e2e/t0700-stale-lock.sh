@@ -47,3 +47,13 @@ set -e
 grep -q md50000999001.msg "$f1/IMAP.MRK" || die "the new message was not indexed"
 grep -q md50000999002.msg "$f2/IMAP.MRK" || die "the new message was not indexed"
 [ -z "$(find store -name IMAP.LCK)" ] || die "a lock was left behind"
+
+# a stale lock in a folder that needs no rewrite is removed all the same: a
+# lock left in a folder blocks MDaemon's own writers too
+sh -c 'exit 0' & dead=$!
+wait $dead
+expect_exit 0 hw --store store --state state index
+printf 'hiwater %s\r\n' "$dead" > "$f1/IMAP.LCK"
+printf 'hiwater %s\r\n' "$dead" > "$f2/IMAP.LCK"
+expect_exit 0 hw --store store --state state index
+[ -z "$(find store -name IMAP.LCK)" ] || die "stale lock kept in a folder that needed no rewrite"
