@@ -267,6 +267,72 @@ static void lock_break(int dirfd, const char *lockname, const struct stat *stale
 	free(aside);
 }
 
+/* the step that failed in lock_create, for the message */
+static __thread const char *lock_step = "open";
+
+/* Create the lock file with its content in one step: the line is written to
+   a temp file that is then renamed without replacing (or hard-linked, where
+   rename cannot refuse to replace) to the lock name. A run killed at any
+   moment leaves either no lock (and a temp that hw_atomic_cleanup removes)
+   or a lock that names it, which lock_is_stale recognises.
+   1 taken, 0 held by someone, -1 error (errno; lock_step says which call) */
+static int lock_create(int dirfd, const char *lockname)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "hiwater %ld\r\n", (long)getpid());
+	char *tmp = hw_asprintf(HW_TMP_PREFIX "%ld.%08x.%s", (long)getpid(),
+				(unsigned)hw_now_ns(), lockname);
+	int fd, ret = -1, e;
+
+	lock_step = "open";
+	fd = hw_io_openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		free(tmp);
+		return -1;
+	}
+	lock_step = "write";
+	if (hw_io_write_all(fd, line, (size_t)n) < 0) {
+		e = errno;
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	lock_step = "rename";
+	if (renameat2(dirfd, tmp, dirfd, lockname, RENAME_NOREPLACE) == 0) {
+		free(tmp);
+		return 1;
+	}
+	if (errno == EEXIST) {
+		ret = 0;
+	} else if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+		lock_step = "link";
+		if (linkat(dirfd, tmp, dirfd, lockname, 0) == 0)
+			ret = 1;
+		else if (errno == EEXIST)
+			ret = 0;
+	}
+	e = errno;
+out:
+	(void)hw_io_unlinkat(dirfd, tmp, 0);
+	free(tmp);
+	errno = e;
+	return ret;
+}
+
+int hw_folder_lock_clear_stale(int dirfd, const char *dirpath, const char *lockname)
+{
+	struct stat st;
+
+	if (lockname == NULL)
+		lockname = hw_folder_lock_name();
+	if (!lock_is_stale(dirfd, lockname, &st))
+		return 0;
+	hw_diag_info("%s/%s: removed the lock of a hiwater run that is gone",
+		     dirpath != NULL ? dirpath : ".", lockname);
+	lock_break(dirfd, lockname, &st);
+	return 1;
+}
+
 int hw_folder_lock_take(int dirfd, const char *dirpath, const char *lockname,
 			int timeout_ms, struct hw_folder_lock *l, struct hw_error *err)
 {
@@ -278,34 +344,20 @@ int hw_folder_lock_take(int dirfd, const char *dirpath, const char *lockname,
 	if (lockname == NULL)
 		lockname = hw_folder_lock_name();
 	for (;;) {
-		int fd = openat(dirfd, lockname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-				0644);
-		if (fd >= 0) {
-			char line[64];
-			int n = snprintf(line, sizeof(line), "hiwater %ld\r\n", (long)getpid());
-			if (write(fd, line, (size_t)n) < 0) {
-				/* the lock is held all the same; the content is a courtesy */
-			}
-			close(fd);
+		int r = lock_create(dirfd, lockname);
+		if (r > 0) {
 			l->name = hw_strdup(lockname);
 			l->held = true;
 			return 1;
 		}
-		if (errno != EEXIST) {
+		if (r < 0) {
 			char *p = hw_path_join(dirpath, lockname);
-			hw_error_sys(err, "open", p);
+			hw_error_sys(err, lock_step, p);
 			free(p);
 			return -1;
 		}
-		{
-			struct stat st;
-			if (lock_is_stale(dirfd, lockname, &st)) {
-				hw_diag_info("%s/%s: removed the lock of a hiwater run that "
-					     "is gone", dirpath, lockname);
-				lock_break(dirfd, lockname, &st);
-				continue;
-			}
-		}
+		if (hw_folder_lock_clear_stale(dirfd, dirpath, lockname) > 0)
+			continue;
 		if (hw_monotonic() >= deadline) {
 			char *p = hw_path_join(dirpath, lockname);
 			hw_error_set(err, EBUSY, "%s: folder is locked by another writer "
