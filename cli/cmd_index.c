@@ -111,7 +111,13 @@ int cmd_index(int argc, char **argv)
 		case OPT_MARK_SEEN: o.mark_seen = true; break;
 		case OPT_NEW_UIDV: o.new_uidvalidity = true; break;
 		case OPT_VERIFY: o.verify = true; break;
-		case OPT_LOCKNAME: hw_folder_lock_set_name(optarg); break;
+		case OPT_LOCKNAME:
+			if (!hw_folder_lock_name_ok(optarg))
+				return cli_usage_error("--lock-name '%s': not a usable lock file name "
+						       "(no '/', not IMAP.MRK, HIWATER.MRK or a "
+						       "message name)", optarg);
+			hw_folder_lock_set_name(optarg);
+			break;
 		default:
 			r = cli_common_opt(c, optarg, usage);
 			if (r != 1)
@@ -167,9 +173,15 @@ int cmd_index(int argc, char **argv)
 
 	if (stats.errors > 0 || problems > 0)
 		ret = hw_exit_worst(ret, HW_EXIT_PARTIAL);
-	else if (stats.busy > 0 || stats.files_skipped > 0 || (o.check && stats.stale > 0))
+	else if (o.check)
+		/* --check answers one question: is anything stale? */
+		ret = hw_exit_worst(ret, stats.stale > 0 || stats.busy > 0 ? HW_EXIT_FINDINGS : HW_EXIT_OK);
+	else if (stats.busy > 0 || stats.files_skipped > 0)
 		ret = hw_exit_worst(ret, HW_EXIT_FINDINGS);
-	ret = cli_exit_from_diag(ret);
+	if (!o.check)
+		ret = cli_exit_from_diag(ret);
+	else if (hw_diag_count(HW_DIAG_ERROR) > 0)
+		ret = hw_exit_worst(ret, HW_EXIT_PARTIAL);
 out:
 	hw_printer_free(&p);
 	hw_folder_list_release(&fl);

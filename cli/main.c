@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 
@@ -94,6 +95,15 @@ int main(int argc, char **argv)
 	int c, r;
 
 	setlocale(LC_CTYPE, "C.UTF-8");
+	{
+		/* the soft open-file limit up to the hard one: parallel folder
+		   work holds a directory per folder in flight */
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	hw_diag_set_sink(diag_stderr, NULL);
 	cli.store = getenv("HIWATER_STORE");
 	cli.state = getenv("HIWATER_STATE");

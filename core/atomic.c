@@ -112,6 +112,35 @@ int hw_atomic_commit(struct hw_atomic *a, struct hw_error *err)
 	return 1;
 }
 
+int hw_atomic_close_unsynced(struct hw_atomic *a, struct hw_error *err)
+{
+	if (fchmod(a->fd, a->mode) < 0)
+		return fail(a, "fchmod", a->tmpname, err);
+	if (close(a->fd) < 0) {
+		a->fd = -1;
+		return fail(a, "close", a->tmpname, err);
+	}
+	a->fd = -1;
+	return 1;
+}
+
+int hw_atomic_rename_unsynced(struct hw_atomic *a, struct hw_error *err)
+{
+	if (hw_io_renameat(a->dirfd, a->tmpname, a->dirfd, a->name) < 0)
+		return fail(a, "rename", a->name, err);
+	free(a->tmpname);
+	a->tmpname = NULL;
+	hw_atomic_abort(a);
+	return 1;
+}
+
+int hw_syncfs(int fd, const char *display_path, struct hw_error *err)
+{
+	if (hw_io_syncfs(fd) < 0)
+		return hw_error_sys(err, "syncfs", display_path);
+	return 1;
+}
+
 void hw_atomic_abort(struct hw_atomic *a)
 {
 	if (a->done)

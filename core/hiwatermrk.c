@@ -538,3 +538,26 @@ int hwmrk_write(int dirfd, const char *dirpath, const struct hwmrk *h, struct hw
 	free(buf);
 	return ret < 0 ? -1 : 1;
 }
+
+int hwmrk_write_unsynced(int dirfd, const char *dirpath, const struct hwmrk *h,
+			 struct hw_atomic *a, struct hw_error *err)
+{
+	struct stat st;
+	mode_t mode = 0644;
+	size_t len;
+	char *buf;
+	int ret;
+
+	memset(a, 0, sizeof(*a));
+	a->fd = -1;
+	a->done = true;   /* safe to abort until begin succeeds */
+	hw_error_clear(err);
+	if (fstatat(dirfd, HIWATERMRK_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+		mode = st.st_mode & 0777;
+	buf = hwmrk_serialize(h, &len);
+	ret = hw_atomic_begin(a, dirfd, dirpath, HIWATERMRK_NAME, mode, err);
+	if (ret > 0 && (hw_atomic_write(a, buf, len, err) < 0 || hw_atomic_close_unsynced(a, err) < 0))
+		ret = -1;
+	free(buf);
+	return ret < 0 ? -1 : 1;
+}

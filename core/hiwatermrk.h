@@ -52,4 +52,9 @@ int hwmrk_read(int dirfd, const char *dirpath, struct hwmrk **h_r, struct hw_err
 /* write atomically; -1 or 1 */
 int hwmrk_write(int dirfd, const char *dirpath, const struct hwmrk *h, struct hw_error *err);
 
+/* the first half of hwmrk_write for batch durability (see imapmrk.h) */
+struct hw_atomic;
+int hwmrk_write_unsynced(int dirfd, const char *dirpath, const struct hwmrk *h,
+			 struct hw_atomic *a, struct hw_error *err);
+
 #endif

@@ -411,6 +411,34 @@ out:
 	return ret < 0 ? -1 : 1;
 }
 
+int imapmrk_write_unsynced(int dirfd, const char *dirpath, const struct imapmrk *m,
+			   struct hw_atomic *a, struct hw_error *err)
+{
+	char *display = hw_path_join(dirpath, IMAPMRK_NAME);
+	size_t len = imapmrk_encoded_size(m);
+	void *buf = NULL;
+	int ret;
+
+	memset(a, 0, sizeof(*a));
+	a->fd = -1;
+	a->done = true;   /* safe to abort until begin succeeds */
+	hw_error_clear(err);
+	ret = check_writable(m, display, err);
+	if (ret < 0)
+		goto out;
+	buf = hw_malloc(len);
+	imapmrk_encode(m, buf);
+	ret = hw_atomic_begin(a, dirfd, dirpath, IMAPMRK_NAME, target_mode(dirfd, IMAPMRK_NAME), err);
+	if (ret < 0)
+		goto out;
+	if (hw_atomic_write(a, buf, len, err) < 0 || hw_atomic_close_unsynced(a, err) < 0)
+		ret = -1;
+out:
+	free(buf);
+	free(display);
+	return ret < 0 ? -1 : 1;
+}
+
 void imapmrk_flags_format(uint8_t flags, char *buf, size_t size)
 {
 	static const struct { uint8_t bit; const char *name; } names[] = {

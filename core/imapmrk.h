@@ -101,6 +101,13 @@ int imapmrk_read(int dirfd, const char *dirpath, struct imapmrk *m, struct hw_er
 /* write dirfd/IMAP.MRK atomically (core/atomic.h); -1 or 1 */
 int imapmrk_write(int dirfd, const char *dirpath, const struct imapmrk *m, struct hw_error *err);
 
+/* the first half of imapmrk_write for batch durability (core/atomic.h):
+   temp written and closed, not fsynced; the caller syncs, renames with
+   hw_atomic_rename_unsynced, syncs again. -1 or 1 */
+struct hw_atomic;
+int imapmrk_write_unsynced(int dirfd, const char *dirpath, const struct imapmrk *m,
+			   struct hw_atomic *a, struct hw_error *err);
+
 /* "\\Seen \\Answered" style names into buf; "" for none */
 void imapmrk_flags_format(uint8_t flags, char *buf, size_t size);
 

@@ -179,6 +179,12 @@ int hw_io_fdatasync(int fd)
 	return fdatasync(fd);
 }
 
+int hw_io_syncfs(int fd)
+{
+	FAULT_OR(OP_FSYNC, -1);
+	return syncfs(fd);
+}
+
 int hw_io_renameat(int olddirfd, const char *oldname, int newdirfd, const char *newname)
 {
 	FAULT_OR(OP_RENAME, -1);

@@ -30,6 +30,7 @@ ssize_t hw_io_pwrite(int fd, const void *buf, size_t len, off_t off);
 int hw_io_write_all(int fd, const void *buf, size_t len);
 int hw_io_fsync(int fd);
 int hw_io_fdatasync(int fd);
+int hw_io_syncfs(int fd);   /* counted as an fsync for fault injection */
 int hw_io_renameat(int olddirfd, const char *oldname, int newdirfd, const char *newname);
 int hw_io_fallocate(int fd, off_t offset, off_t len);
 int hw_io_unlinkat(int dirfd, const char *name, int flags);

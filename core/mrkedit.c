@@ -120,7 +120,7 @@ int hw_mrk_remove(int dirfd, const char *dirpath, const char *const *files, size
 	}
 	sorted = hw_calloc(n ? n : 1, sizeof(*sorted));
 	memcpy(sorted, files, n * sizeof(*sorted));
-	qsort(sorted, n, sizeof(*sorted), cmp_ci);
+	hw_sort(sorted, n, sizeof(*sorted), cmp_ci);
 	for (size_t i = 0; i < m.n; i++) {
 		const char *key = m.recs[i].filename;
 		if (n == 0 || bsearch(&key, sorted, n, sizeof(*sorted), cmp_ci) == NULL)

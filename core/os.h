@@ -47,6 +47,10 @@ int hw_os_preallocate(int fd, const char *display_path, off_t len, bool keep_siz
    -1 error */
 int hw_os_move_extents(int orig_fd, int donor_fd, uint64_t len, uint64_t *moved_r,
 		       const char *display_path, struct hw_error *err);
+/* the same for orig's [0, len) and donor's [donor_off, donor_off + len):
+   one donor file can feed many files (donor_off block-aligned) */
+int hw_os_move_extents_at(int orig_fd, int donor_fd, uint64_t donor_off, uint64_t len,
+			  uint64_t *moved_r, const char *display_path, struct hw_error *err);
 
 /* drop fd's pages from the page cache (best effort) */
 void hw_os_evict(int fd);
@@ -61,8 +65,8 @@ int hw_os_copy_xattrs(int src_fd, int dst_fd, const char *display_path, struct h
  * A lock file created in the folder, holding "hiwater PID", that appears
  * with its content in one step (a temp file renamed without replacing);
  * removed on release. A lock left by a killed hiwater run is removed by the
- * next run that visits the folder (hw_atomic_cleanup, or a take). The name is configurable (MDaemon's real name is not
- * documented; default IMAP.LCK). Take it only around a swap, never for a scan. */
+ * next run that visits the folder (hw_atomic_cleanup, or a take). The name
+ * is configurable (MDaemon's real name is not documented; default IMAP.LCK). Take it only around a swap, never for a scan. */
 #define HW_FOLDER_LOCK_DEFAULT "IMAP.LCK"
 struct hw_folder_lock {
 	int dirfd;       /* not owned */
@@ -79,6 +83,8 @@ void hw_folder_lock_release(struct hw_folder_lock *l);
 int hw_folder_lock_clear_stale(int dirfd, const char *dirpath, const char *lockname);
 /* the configured lock name (HIWATER_FOLDER_LOCK env or the default) */
 const char *hw_folder_lock_name(void);
-void hw_folder_lock_set_name(const char *name);
+void hw_folder_lock_set_name(const char *name);   /* ignored unless _ok */
+/* a lock name whose release (an unlink) can remove nothing of MDaemon's */
+bool hw_folder_lock_name_ok(const char *name);
 
 #endif

@@ -1,9 +1,10 @@
 /* os_linux.c - Linux backend of os.h: FIEMAP, EXT4_IOC_MOVE_EXT, fallocate,
    fadvise, statvfs, xattrs, and the folder lock file */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/fiemap.h>
@@ -16,6 +17,7 @@
 #include "atomic.h"
 #include "io.h"
 #include "os.h"
+#include "store.h"
 #include "util.h"
 
 /* from e2fsprogs / the kernel's ext4.h: not in the uapi headers */
@@ -136,6 +138,12 @@ int hw_os_preallocate(int fd, const char *display_path, off_t len, bool keep_siz
 int hw_os_move_extents(int orig_fd, int donor_fd, uint64_t len, uint64_t *moved_r,
 		       const char *display_path, struct hw_error *err)
 {
+	return hw_os_move_extents_at(orig_fd, donor_fd, 0, len, moved_r, display_path, err);
+}
+
+int hw_os_move_extents_at(int orig_fd, int donor_fd, uint64_t donor_off, uint64_t len,
+			  uint64_t *moved_r, const char *display_path, struct hw_error *err)
+{
 	struct move_extent me;
 	uint32_t bs = 4096;
 	uint64_t blocks;
@@ -146,8 +154,12 @@ int hw_os_move_extents(int orig_fd, int donor_fd, uint64_t len, uint64_t *moved_
 	blocks = (len + bs - 1) / bs;
 	if (blocks == 0)
 		return 1;
+	if (donor_off % bs != 0)
+		return hw_error_set(err, EINVAL, "%s: donor offset %llu is not block-aligned",
+				    display_path, (unsigned long long)donor_off);
 	memset(&me, 0, sizeof(me));
 	me.donor_fd = (uint32_t)donor_fd;
+	me.donor_start = donor_off / bs;
 	me.len = blocks;
 	if (ioctl(orig_fd, EXT4_IOC_MOVE_EXT, &me) < 0) {
 		*moved_r = me.moved_len * bs;
@@ -217,11 +229,21 @@ const char *hw_folder_lock_name(void)
 	return lock_name != NULL ? lock_name : HW_FOLDER_LOCK_DEFAULT;
 }
 
+bool hw_folder_lock_name_ok(const char *name)
+{
+	struct hw_msgname m;
+
+	/* never a name whose release (an unlink) would remove mail or an index */
+	return name != NULL && *name != '\0' && strchr(name, '/') == NULL &&
+	       strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
+	       strcasecmp(name, "IMAP.MRK") != 0 && strcasecmp(name, "HIWATER.MRK") != 0 &&
+	       !hw_msgname_parse(name, &m) && strncmp(name, HW_TMP_PREFIX, strlen(HW_TMP_PREFIX)) != 0;
+}
+
 void hw_folder_lock_set_name(const char *name)
 {
 	free(lock_name);
-	lock_name = name != NULL && *name != '\0' && strchr(name, '/') == NULL ? hw_strdup(name)
-									       : NULL;
+	lock_name = hw_folder_lock_name_ok(name) ? hw_strdup(name) : NULL;
 }
 
 /* Is the lock a leftover of a hiwater run that was killed while holding it?
@@ -344,6 +366,8 @@ int hw_folder_lock_take(int dirfd, const char *dirpath, const char *lockname,
 	if (lockname == NULL)
 		lockname = hw_folder_lock_name();
 	for (;;) {
+		/* the lock appears whole or not at all (lock_create), so a
+		   kill can never leave an empty lock nobody can tell is stale */
 		int r = lock_create(dirfd, lockname);
 		if (r > 0) {
 			l->name = hw_strdup(lockname);
@@ -356,6 +380,8 @@ int hw_folder_lock_take(int dirfd, const char *dirpath, const char *lockname,
 			free(p);
 			return -1;
 		}
+		/* our own lock, left by a hiwater that was killed: take it back
+		   (a writer's lock is never touched) */
 		if (hw_folder_lock_clear_stale(dirfd, dirpath, lockname) > 0)
 			continue;
 		if (hw_monotonic() >= deadline) {

@@ -579,7 +579,7 @@ int hw_store_folders(const struct hw_store *st, char *const *args, size_t nargs,
 		}
 		/* drop duplicates (a folder named twice, or below another named one) */
 		if (fl->n > 1)
-			qsort(fl->v, fl->n, sizeof(fl->v[0]), cmp_folder);
+			hw_sort(fl->v, fl->n, sizeof(fl->v[0]), cmp_folder);
 		{
 			size_t w = 0;
 			for (size_t r = 0; r < fl->n; r++) {
@@ -593,7 +593,7 @@ int hw_store_folders(const struct hw_store *st, char *const *args, size_t nargs,
 		}
 	}
 	if (fl->n > 1)
-		qsort(fl->v, fl->n, sizeof(fl->v[0]), cmp_folder);
+		hw_sort(fl->v, fl->n, sizeof(fl->v[0]), cmp_folder);
 	if (problems_r != NULL)
 		*problems_r = problems;
 	return 1;
@@ -712,7 +712,7 @@ int hw_dir_read(int dirfd, const char *dirpath, bool stat_entries,
 	}
 	closedir(dir);
 	if (d->n > 1)   /* an empty listing has v == NULL: not for qsort */
-		qsort(d->v, d->n, sizeof(d->v[0]), cmp_entry);
+		hw_sort(d->v, d->n, sizeof(d->v[0]), cmp_entry);
 	return 1;
 }
 
@@ -733,7 +733,7 @@ const struct hw_entry *hw_dir_find(const struct hw_dir *d, const char *name)
 
 	if (d->n == 0)
 		return NULL;
-	return bsearch(&key, d->v, d->n, sizeof(d->v[0]), cmp_entry);
+	return d->n == 0 ? NULL : bsearch(&key, d->v, d->n, sizeof(d->v[0]), cmp_entry);
 }
 
 int hw_open_regular(int dirfd, const char *name, const char *display_path,

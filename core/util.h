@@ -26,6 +26,15 @@ char *hw_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hw_grow(void **v, size_t *cap, size_t need, size_t sz);
 #define HW_GROW(arr, cap, need) hw_grow((void **)&(arr), &(cap), (need), sizeof(*(arr)))
 
+/* qsort that accepts an empty (NULL) array, which qsort itself may not be
+   given (UBSan: nonnull argument) */
+static inline void hw_sort(void *base, size_t n, size_t size,
+			   int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 /* copy with truncation, always NUL-terminated; returns strlen(src) */
 size_t hw_strlcpy(char *dst, const char *src, size_t size);
 

@@ -24,12 +24,17 @@
 #include "util.h"
 
 #define MAX_RESCANS 3
+#define STAMP_QUIET_NS (60 * 1000000000LL)   /* see stamp() */
+
+struct folder_scan;
 
 /* a message file of the folder, and what we know of it */
 struct msgfile {
 	const struct hw_entry *e;          /* in the listing */
 	const struct imapmrk_record *rec;  /* its record, if any */
 	const struct hw_cat_message *cat;  /* catalog row with the same identity */
+	struct stat st;                    /* the file's; only st_ino until have_st */
+	bool have_st;
 	int64_t date;                      /* arrival date to record */
 	int64_t hdr_date;                  /* Date: header, else file time (0: not read) */
 	uint32_t uid;
@@ -48,9 +53,23 @@ struct folder_scan {
 	struct hw_error mrk_err;
 	struct stat mrk_st;                /* identity of the IMAP.MRK read */
 	bool mrk_present;
+	struct stat hw_st;                 /* identity of HIWATER.MRK before it was read */
+	bool hw_present;
 	size_t entries;                    /* entries counted for the stamp */
 	struct msgfile *files;
 	size_t nfiles;
+};
+
+/* a folder whose new files are written, waiting for the batch's syncfs */
+struct idx_pending {
+	struct folder_scan s;
+	int dirfd;
+	struct hw_atomic mrk_a, hw_a;
+	bool has_mrk, has_hw;
+	bool redo;                         /* the folder moved: do it again, alone */
+	bool borrowed;                     /* s and dirfd belong to the caller */
+	uint32_t uidvalidity, uidnext;
+	char *why;
 };
 
 const char *indexer_folder_class(const char *imapname)
@@ -134,6 +153,21 @@ static const struct hw_cat_message *cat_find(const struct idx_folder_job *job, c
 	return NULL;
 }
 
+/* the file's stat, taken once (the listing gives only names and d_type: a
+   file that will be opened anyway gets it from fstat, for free) */
+static bool file_stat(int dirfd, struct msgfile *m)
+{
+	struct stat st;
+
+	if (m->have_st)
+		return true;
+	if (fstatat(dirfd, m->e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	m->st = st;
+	m->have_st = true;
+	return true;
+}
+
 /* read the header block of one message file; fills m; false if unreadable */
 static bool read_headers(struct idx_ctx *ctx, int dirfd, const char *relpath, struct msgfile *m,
 			 struct indexer_folder_result *res)
@@ -156,12 +190,14 @@ static bool read_headers(struct idx_ctx *ctx, int dirfd, const char *relpath, st
 		free(shown);
 		return false;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_ino != m->e->st.st_ino) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_ino != m->st.st_ino) {
 		/* replaced between the listing and the open: the rescan sees it */
 		close(fd);
 		free(shown);
 		return false;
 	}
+	m->st = st;
+	m->have_st = true;
 	msghdr_init(&h);
 	res->headers_read++;
 	__atomic_add_fetch(&ctx->headers_read, 1, __ATOMIC_RELAXED);
@@ -180,7 +216,7 @@ static bool read_headers(struct idx_ctx *ctx, int dirfd, const char *relpath, st
 		}
 	}
 	close(fd);
-	m->hdr_date = h.date_known ? h.date : (int64_t)m->e->st.st_mtim.tv_sec;
+	m->hdr_date = h.date_known ? h.date : (int64_t)m->st.st_mtim.tv_sec;
 	m->from = h.from;
 	m->to = h.to;
 	m->subject = h.subject;
@@ -235,12 +271,13 @@ static int scan(struct idx_ctx *ctx, int dirfd, const char *relpath, struct fold
 		struct hw_error *err)
 {
 	scan_release(s);
-	if (hw_dir_read(dirfd, relpath, true, &s->dir, err) < 0)
+	if (hw_dir_read(dirfd, relpath, false, &s->dir, err) < 0)
 		return -1;
 	s->entries = hw_dir_stamp_entries(&s->dir);
 	imapmrk_init(&s->old);
 	hw_error_clear(&s->mrk_err);
 	s->mrk_present = fstatat(dirfd, IMAPMRK_NAME, &s->mrk_st, AT_SYMLINK_NOFOLLOW) == 0;
+	s->hw_present = fstatat(dirfd, HIWATERMRK_NAME, &s->hw_st, AT_SYMLINK_NOFOLLOW) == 0;
 	s->mrk_state = imapmrk_read(dirfd, relpath, &s->old, &s->mrk_err);
 	if (s->mrk_state < 0) {
 		*err = s->mrk_err;
@@ -315,14 +352,15 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 		if (recs[i]->uid > maxuid)
 			maxuid = recs[i]->uid;
 	}
-	qsort(recs, nrecs, sizeof(*recs), cmp_rec_name);
+	hw_sort(recs, nrecs, sizeof(*recs), cmp_rec_name);
 
 	/* where there is no readable IMAP.MRK header, the catalog's last word
 	   about this folder is a source of UIDs too (an IMAP.MRK deleted or
 	   smashed after an earlier run) */
-	if (!s->old.header_ok && job->have_catfolder && job->catfolder.uidvalidity != 0 && job->ncat > 0)
+	if ((!s->old.header_ok || s->old.hdr.uidvalidity == 0) && job->have_catfolder &&
+	    job->catfolder.uidvalidity != 0 && job->ncat > 0)
 		from_catalog = true;
-	have_source = s->old.header_ok || from_catalog;
+	have_source = (s->old.header_ok && s->old.hdr.uidvalidity != 0) || from_catalog;
 
 	fresh = hw_calloc(s->nfiles ? s->nfiles : 1, sizeof(*fresh));
 	for (size_t i = 0; i < s->nfiles; i++) {
@@ -330,8 +368,10 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 		const struct imapmrk_record key = { 0 }, *kp = &key, **hit;
 		const struct hw_cat_message *c = cat_find(job, m->e->name);
 
-		if (c != NULL && same_identity(c, &m->e->st))
-			m->cat = c;
+		m->st.st_ino = m->e->st.st_ino;   /* d_ino, from the listing */
+		if (c != NULL && file_stat(dirfd, m))
+			if (same_identity(c, &m->st))
+				m->cat = c;
 		hw_strlcpy((char *)key.filename, m->e->name, sizeof(key.filename));
 		hit = nrecs ? bsearch(&kp, recs, nrecs, sizeof(*recs), cmp_rec_name) : NULL;
 		if (hit != NULL && !rec_used[hit - recs]) {
@@ -370,9 +410,11 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 			for (size_t k = 0; k < nfresh; k++) {
 				struct msgfile *m = fresh[k];
 				bool same = false;
-				if (m == NULL || m->e->st.st_size != oc->size)
+				if (m == NULL || !file_stat(dirfd, m) || m->st.st_size != oc->size)
 					continue;
-				if (oc->ino == (int64_t)m->e->st.st_ino)
+				/* a rename keeps the inode and the mtime; an inode
+				   number alone may be a deleted file's, reused */
+				if (same_identity(oc, &m->st))
 					same = true;
 				else if (oc->has_hash) {
 					char *shown = hw_path_join(relpath, m->e->name);
@@ -417,8 +459,11 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 		struct msgfile *m = &s->files[i];
 		if (!m->headers_known)
 			read_headers(ctx, dirfd, relpath, m, res);
+		/* unreadable, or gone since the listing (the swap will see the
+		   folder changed and scan it again) */
+		(void)file_stat(dirfd, m);
 		if (m->hdr_date <= 0)
-			m->hdr_date = (int64_t)m->e->st.st_mtim.tv_sec;
+			m->hdr_date = (int64_t)m->st.st_mtim.tv_sec;
 		/* a kept record keeps its arrival date; a new one takes the
 		   message's own */
 		if (!m->has_uid || m->date <= 0)
@@ -431,8 +476,8 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 			res->records_removed++;
 
 	/* UIDVALIDITY and the next UID */
-	uidvalidity = s->old.header_ok ? s->old.hdr.uidvalidity
-				       : from_catalog ? job->catfolder.uidvalidity : 0;
+	uidvalidity = from_catalog ? job->catfolder.uidvalidity
+				   : s->old.header_ok ? s->old.hdr.uidvalidity : 0;
 	uidnext = s->old.header_ok ? s->old.hdr.uidnext : 0;
 	if (job->have_catfolder && job->catfolder.uidvalidity == uidvalidity &&
 	    job->catfolder.uidnext > uidnext)
@@ -442,7 +487,7 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 	if (uidnext == 0)
 		uidnext = 1;
 
-	qsort(fresh, nfresh, sizeof(*fresh), cmp_new_order);
+	hw_sort(fresh, nfresh, sizeof(*fresh), cmp_new_order);
 	if (o->new_uidvalidity || !have_source || uidvalidity == 0 ||
 	    (uint64_t)uidnext + nfresh - 1 > IMAPMRK_UID_MAX) {
 		/* a new UID space: max(old + 1, now); every message renumbered in
@@ -458,7 +503,7 @@ static void assign(struct idx_ctx *ctx, const struct idx_folder_job *job, int di
 		res->uidvalidity_new = true;
 		for (size_t i = 0; i < s->nfiles; i++)
 			all[i] = &s->files[i];
-		qsort(all, s->nfiles, sizeof(*all), cmp_new_order);
+		hw_sort(all, s->nfiles, sizeof(*all), cmp_new_order);
 		for (size_t i = 0; i < s->nfiles; i++) {
 			if (!all[i]->has_uid && o->mark_seen)
 				all[i]->flags |= IMAPMRK_FLAG_SEEN;
@@ -513,7 +558,7 @@ static void build_mrk(const struct folder_scan *s, uint32_t uidvalidity, uint32_
 	out->header_ok = true;
 	for (size_t i = 0; i < s->nfiles; i++)
 		byuid[i] = &s->files[i];
-	qsort(byuid, s->nfiles, sizeof(*byuid), cmp_by_uid);
+	hw_sort(byuid, s->nfiles, sizeof(*byuid), cmp_by_uid);
 	for (size_t i = 0; i < s->nfiles; i++) {
 		const struct msgfile *m = byuid[i];
 		struct imapmrk_record *r = imapmrk_append(out);
@@ -523,7 +568,7 @@ static void build_mrk(const struct folder_scan *s, uint32_t uidvalidity, uint32_
 			imapmrk_record_set_name(r, m->e->name);
 		r->uid = m->uid;
 		r->flags = m->flags;
-		r->size = m->e->st.st_size > (off_t)UINT32_MAX ? UINT32_MAX : (uint32_t)m->e->st.st_size;
+		r->size = m->st.st_size > (off_t)UINT32_MAX ? UINT32_MAX : (uint32_t)m->st.st_size;
 		r->date = imapmrk_clamp_date(m->date);
 	}
 	free(byuid);
@@ -602,26 +647,26 @@ static void describe(struct hw_buf *b, const struct folder_scan *s,
 		hw_buf_addf(b, "%sHIWATER.MRK lacks FolderClass or subscriptions", b->len ? ", " : "");
 }
 
-/* is the folder as the scan saw it? Same names (our temps and the lock file
-   aside: taking the lock itself moves the directory mtime) and the same
-   IMAP.MRK */
-static bool still_same(int dirfd, const struct folder_scan *s, const char *relpath)
+/* Does the folder hold the same names as the scan saw? Our temps and the
+   lock file aside (they come and go); with ours_too, IMAP.MRK and
+   HIWATER.MRK aside as well (we may have just created them). Taking the
+   lock itself moves the directory mtime, so names are compared, not times. */
+static bool names_same(int dirfd, const struct folder_scan *s, const char *relpath, bool ours_too)
 {
 	struct hw_dir d;
 	struct hw_error err;
-	struct stat mst;
 	size_t i = 0, j = 0;
-	bool same = true, mrk_now;
+	bool same;
 
 	hw_dir_init(&d);
 	if (hw_dir_read(dirfd, relpath, false, &d, &err) < 0)
 		return false;
+#define SKIP(e) ((e).kind == HW_ENTRY_TEMP || strcasecmp((e).name, hw_folder_lock_name()) == 0 || \
+		 (ours_too && (strcmp((e).name, IMAPMRK_NAME) == 0 || strcmp((e).name, HIWATERMRK_NAME) == 0)))
 	for (;;) {
-		while (i < d.n && (d.v[i].kind == HW_ENTRY_TEMP ||
-				   strcasecmp(d.v[i].name, hw_folder_lock_name()) == 0))
+		while (i < d.n && SKIP(d.v[i]))
 			i++;
-		while (j < s->dir.n && (s->dir.v[j].kind == HW_ENTRY_TEMP ||
-					strcasecmp(s->dir.v[j].name, hw_folder_lock_name()) == 0))
+		while (j < s->dir.n && SKIP(s->dir.v[j]))
 			j++;
 		if (i == d.n || j == s->dir.n) {
 			same = i == d.n && j == s->dir.n;
@@ -634,16 +679,29 @@ static bool still_same(int dirfd, const struct folder_scan *s, const char *relpa
 		i++;
 		j++;
 	}
+#undef SKIP
 	hw_dir_release(&d);
-	if (!same)
+	return same;
+}
+
+static bool same_file(int dirfd, const char *name, bool present, const struct stat *was)
+{
+	struct stat st;
+	bool now = fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+
+	if (now != present)
 		return false;
-	mrk_now = fstatat(dirfd, IMAPMRK_NAME, &mst, AT_SYMLINK_NOFOLLOW) == 0;
-	if (mrk_now != s->mrk_present)
-		return false;
-	if (mrk_now && (mst.st_ino != s->mrk_st.st_ino || mst.st_size != s->mrk_st.st_size ||
-			HW_TS_NS(mst.st_mtim) != HW_TS_NS(s->mrk_st.st_mtim)))
-		return false;
-	return true;
+	return !now || (st.st_ino == was->st_ino && st.st_size == was->st_size &&
+			HW_TS_NS(st.st_mtim) == HW_TS_NS(was->st_mtim));
+}
+
+/* IMAP.MRK and HIWATER.MRK as the scan read them: we rewrite both from what
+   we read, and must not clobber a change made since (checked under the
+   folder lock, so it is cheap: two stats) */
+static bool index_files_same(int dirfd, const struct folder_scan *s)
+{
+	return same_file(dirfd, IMAPMRK_NAME, s->mrk_present, &s->mrk_st) &&
+	       same_file(dirfd, HIWATERMRK_NAME, s->hw_present, &s->hw_st);
 }
 
 static void fill_catalog_rows(struct idx_folder_job *job, const struct folder_scan *s)
@@ -656,10 +714,10 @@ static void fill_catalog_rows(struct idx_folder_job *job, const struct folder_sc
 		c->file = hw_strdup(m->e->name);
 		c->uid = m->uid;
 		c->flags = m->flags;
-		c->size = (int64_t)m->e->st.st_size;
+		c->size = (int64_t)m->st.st_size;
 		c->date = m->date;
-		c->mtime_ns = HW_TS_NS(m->e->st.st_mtim);
-		c->ino = (int64_t)m->e->st.st_ino;
+		c->mtime_ns = HW_TS_NS(m->st.st_mtim);
+		c->ino = (int64_t)m->st.st_ino;
 		c->from = m->from;
 		c->to = NULL;   /* not kept: long recipient lists cost more than they serve */
 		c->subject = m->subject;
@@ -690,10 +748,15 @@ static void stamp(int dirfd, const struct folder_scan *s, struct idx_folder_job 
 		cf->dir_entries = (int64_t)hw_dir_stamp_entries(&d);
 		cf->dir_ino = (int64_t)d.st.st_ino;
 		/* never stamp from the current second (a delivery later in it
-		   would not move the mtime), nor a listing that differs from the
-		   one we indexed */
-		if (now - cf->dir_mtime_ns < 1000000000LL || (size_t)cf->dir_entries != s->entries)
+		   would not move the mtime), nor a folder whose names differ from
+		   the ones we indexed (a delivery and a removal meanwhile keep
+		   the count), nor one with a message written in the last minute
+		   (it may still be growing: its size would be stamped short) */
+		if (now - cf->dir_mtime_ns < 1000000000LL || !names_same(dirfd, s, job->folder->relpath, true))
 			cf->dir_mtime_ns = 0;
+		for (size_t i = 0; i < s->nfiles && cf->dir_mtime_ns != 0; i++)
+			if (now - HW_TS_NS(s->files[i].st.st_mtim) < STAMP_QUIET_NS)
+				cf->dir_mtime_ns = 0;
 	}
 	hw_dir_release(&d);
 	if (fstatat(dirfd, IMAPMRK_NAME, &mst, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -705,7 +768,7 @@ static void stamp(int dirfd, const struct folder_scan *s, struct idx_folder_job 
 	cf->uidnext = uidnext;
 	cf->messages = (int64_t)s->nfiles;
 	for (size_t i = 0; i < s->nfiles; i++)
-		bytes += (uint64_t)s->files[i].e->st.st_size;
+		bytes += (uint64_t)s->files[i].st.st_size;
 	cf->bytes = (int64_t)bytes;
 	cf->indexed_at = now / 1000000000LL;
 	job->have_out = true;
@@ -777,8 +840,24 @@ void idx_folder(struct idx_ctx *ctx, struct idx_folder_job *job)
 		/* the root's subscriptions depend on folders elsewhere: a cheap
 		   read of one small file per mailbox */
 		if (f->depth == 0 && fix_hwmrk(ctx, job, dirfd, &h, &err) > 0 && h != NULL) {
-			if (writes && hwmrk_write(dirfd, f->relpath, h, &err) < 0) {
-				res->status = INDEXER_ERROR;
+			int wr = 1;
+			if (writes) {
+				/* read again and write under the folder lock: MDaemon
+				   edits this file too (SUBSCRIBE) */
+				struct hw_folder_lock lock;
+				hwmrk_free(&h);
+				wr = hw_folder_lock_take(dirfd, f->relpath, o->lockname,
+							 o->lock_timeout_ms, &lock, &err);
+				if (wr > 0) {
+					if (fix_hwmrk(ctx, job, dirfd, &h, &err) < 0)
+						wr = -1;
+					else if (h != NULL && hwmrk_write(dirfd, f->relpath, h, &err) < 0)
+						wr = -1;
+					hw_folder_lock_release(&lock);
+				}
+			}
+			if (wr <= 0) {
+				res->status = wr == 0 ? INDEXER_BUSY : INDEXER_ERROR;
 				job->reason = hw_strdup(err.msg);
 			} else {
 				res->status = o->check ? INDEXER_STALE : INDEXER_REBUILT;
@@ -798,10 +877,8 @@ void idx_folder(struct idx_ctx *ctx, struct idx_folder_job *job)
 	for (attempt = 0; attempt < MAX_RESCANS; attempt++) {
 		struct imapmrk want;
 		struct hwmrk *h = NULL;
-		struct hw_folder_lock lock;
 		uint32_t uidvalidity, uidnext;
 		bool mrk_change, hw_change;
-		int lr;
 
 		memset(res, 0, sizeof(*res));
 		res->relpath = f->relpath;
@@ -834,56 +911,76 @@ void idx_folder(struct idx_ctx *ctx, struct idx_folder_job *job)
 			hwmrk_free(&h);
 			break;
 		}
-		/* the swap: lock, check nothing moved since the scan, write */
-		lr = hw_folder_lock_take(dirfd, f->relpath, o->lockname, o->lock_timeout_ms, &lock, &err);
-		if (lr <= 0) {
-			res->status = lr == 0 ? INDEXER_BUSY : INDEXER_ERROR;
-			job->reason = hw_strdup(err.msg);
+		if (mrk_change)
+			want.hdr.write_counter = s.old.header_ok ? s.old.hdr.write_counter + 1 : 1;
+		{
+			/* write the new files beside the old ones, not yet
+			   durable; one syncfs makes a whole batch durable, the
+			   swap comes after (idx_pending_swap). Alone, this folder
+			   is a batch of one. */
+			struct idx_pending *p = hw_calloc(1, sizeof(*p));
+			bool batched = ctx->batch && !job->no_batch;
+			p->mrk_a.done = p->hw_a.done = true;
+			p->mrk_a.fd = p->hw_a.fd = -1;
+			if ((mrk_change &&
+			     imapmrk_write_unsynced(dirfd, f->relpath, &want, &p->mrk_a, &err) < 0) ||
+			    (hw_change && hwmrk_write_unsynced(dirfd, f->relpath, h, &p->hw_a, &err) < 0)) {
+				hw_atomic_abort(&p->mrk_a);
+				hw_atomic_abort(&p->hw_a);
+				free(p);
+				res->status = INDEXER_ERROR;
+				job->reason = hw_strdup(err.msg);
+				imapmrk_release(&want);
+				hwmrk_free(&h);
+				break;
+			}
 			imapmrk_release(&want);
 			hwmrk_free(&h);
+			p->has_mrk = mrk_change;
+			p->has_hw = hw_change;
+			p->s = s;
+			p->dirfd = dirfd;
+			p->uidvalidity = uidvalidity;
+			p->uidnext = uidnext;
+			p->why = hw_buf_detach(&why, NULL);
+			job->pending = p;
+			if (batched)
+				return;   /* s and dirfd now belong to p */
+			p->borrowed = true;   /* s and dirfd stay ours */
+			if (hw_syncfs(dirfd, f->relpath, &err) < 0) {
+				idx_pending_abort(job);
+				p->redo = false;
+				res->status = INDEXER_ERROR;
+				job->reason = hw_strdup(err.msg);
+			} else {
+				idx_pending_swap(ctx, job);
+				if (res->status == INDEXER_REBUILT &&
+				    hw_syncfs(dirfd, f->relpath, &err) < 0) {
+					res->status = INDEXER_ERROR;
+					free(job->reason);
+					job->reason = hw_strdup(err.msg);
+				}
+			}
+			if (p->redo) {
+				free(p->why);
+				free(p);
+				job->pending = NULL;
+				hw_buf_init(&why);
+				if (attempt + 1 == MAX_RESCANS) {
+					res->status = INDEXER_BUSY;
+					job->reason = hw_strdup("folder kept changing during the scan; "
+								"left for the next run");
+				}
+				continue;   /* changed during the scan: scan again */
+			}
+			if (res->status == INDEXER_REBUILT)
+				stamp(dirfd, &s, job, uidvalidity, uidnext);
+			free(p->why);
+			free(p);
+			job->pending = NULL;
+			hw_buf_init(&why);
 			break;
 		}
-		if (!still_same(dirfd, &s, f->relpath)) {
-			hw_folder_lock_release(&lock);
-			imapmrk_release(&want);
-			hwmrk_free(&h);
-			if (attempt + 1 == MAX_RESCANS) {
-				res->status = INDEXER_BUSY;
-				job->reason = hw_strdup("folder kept changing during the scan; "
-							"left for the next run");
-			}
-			continue;   /* changed during the scan: scan again */
-		}
-		if (mrk_change) {
-			want.hdr.write_counter = s.old.header_ok ? s.old.hdr.write_counter + 1 : 1;
-			if (imapmrk_write(dirfd, f->relpath, &want, &err) < 0) {
-				hw_folder_lock_release(&lock);
-				res->status = INDEXER_ERROR;
-				job->reason = hw_strdup(err.msg);
-				imapmrk_release(&want);
-				hwmrk_free(&h);
-				break;
-			}
-			res->mrk_written = true;
-		}
-		if (hw_change) {
-			if (hwmrk_write(dirfd, f->relpath, h, &err) < 0) {
-				hw_folder_lock_release(&lock);
-				res->status = INDEXER_ERROR;
-				job->reason = hw_strdup(err.msg);
-				imapmrk_release(&want);
-				hwmrk_free(&h);
-				break;
-			}
-			res->hwmrk_written = true;
-		}
-		hw_folder_lock_release(&lock);
-		res->status = INDEXER_REBUILT;
-		job->reason = hw_strdup(why.data != NULL ? why.data : "");
-		stamp(dirfd, &s, job, uidvalidity, uidnext);
-		imapmrk_release(&want);
-		hwmrk_free(&h);
-		break;
 	}
 	if (job->have_out)
 		fill_catalog_rows(job, &s);
@@ -892,4 +989,88 @@ void idx_folder(struct idx_ctx *ctx, struct idx_folder_job *job)
 	hw_buf_release(&why);
 	scan_release(&s);
 	close(dirfd);
+}
+
+void idx_pending_swap(struct idx_ctx *ctx, struct idx_folder_job *job)
+{
+	const struct indexer_opts *o = ctx->opts;
+	struct idx_pending *p = job->pending;
+	const char *relpath = job->folder->relpath;
+	struct indexer_folder_result *res = &job->res;
+	struct hw_folder_lock lock;
+	struct hw_error err;
+	int lr;
+
+	/* the listing before the lock (it can take a while in a big folder,
+	   and MDaemon waits while we hold the lock); a change between it and
+	   the swap is caught by the stamp, which compares names again */
+	if (!names_same(p->dirfd, &p->s, relpath, false)) {
+		p->redo = true;
+		goto drop;
+	}
+	lr = hw_folder_lock_take(p->dirfd, relpath, o->lockname, o->lock_timeout_ms, &lock, &err);
+	if (lr <= 0) {
+		res->status = lr == 0 ? INDEXER_BUSY : INDEXER_ERROR;
+		job->reason = hw_strdup(err.msg);
+		goto drop;
+	}
+	if (!index_files_same(p->dirfd, &p->s)) {
+		/* changed since the scan: this folder is done again alone */
+		hw_folder_lock_release(&lock);
+		p->redo = true;
+		goto drop;
+	}
+	if (p->has_mrk && hw_atomic_rename_unsynced(&p->mrk_a, &err) < 0) {
+		hw_folder_lock_release(&lock);
+		res->status = INDEXER_ERROR;
+		job->reason = hw_strdup(err.msg);
+		goto drop;
+	}
+	if (p->has_hw && hw_atomic_rename_unsynced(&p->hw_a, &err) < 0) {
+		hw_folder_lock_release(&lock);
+		res->status = INDEXER_ERROR;
+		job->reason = hw_strdup(err.msg);
+		goto drop;
+	}
+	hw_folder_lock_release(&lock);
+	res->status = INDEXER_REBUILT;
+	res->mrk_written = p->has_mrk;
+	res->hwmrk_written = p->has_hw;
+	job->reason = p->why;
+	p->why = NULL;
+	return;
+drop:
+	hw_atomic_abort(&p->mrk_a);
+	hw_atomic_abort(&p->hw_a);
+}
+
+void idx_pending_finish(struct idx_ctx *ctx, struct idx_folder_job *job)
+{
+	struct idx_pending *p = job->pending;
+	bool redo = p->redo;
+
+	if (!redo && job->res.status == INDEXER_REBUILT) {
+		stamp(p->dirfd, &p->s, job, p->uidvalidity, p->uidnext);
+		fill_catalog_rows(job, &p->s);
+	}
+	scan_release(&p->s);
+	close(p->dirfd);
+	free(p->why);
+	free(p);
+	job->pending = NULL;
+	if (redo) {
+		free(job->reason);
+		job->reason = NULL;
+		job->no_batch = true;
+		idx_folder(ctx, job);
+	}
+}
+
+void idx_pending_abort(struct idx_folder_job *job)
+{
+	struct idx_pending *p = job->pending;
+
+	hw_atomic_abort(&p->mrk_a);
+	hw_atomic_abort(&p->hw_a);
+	p->redo = true;
 }

@@ -23,7 +23,18 @@ struct idx_ctx {
 	struct hw_error cat_err;
 	struct idx_folder_job *jobs;
 	struct hw_progress *progress;
+	bool batch;                       /* batch durability (writes only) */
+	struct idx_queue *queues;         /* one per worker: folders awaiting the swap */
+	size_t qcap;                      /* folders per queue (fd limit) */
 };
+
+/* folders whose new files are written but not yet durable nor swapped in */
+#define IDX_BATCH_FOLDERS 64
+struct idx_queue {
+	struct idx_folder_job *v[IDX_BATCH_FOLDERS];
+	size_t n;
+};
+struct idx_pending;
 
 struct idx_folder_job {
 	const struct hw_folder *folder;
@@ -41,9 +52,20 @@ struct idx_folder_job {
 	struct hw_cat_folder out_folder;
 	struct hw_cat_message *out_msgs;
 	size_t nout;
+	struct idx_pending *pending;      /* batch mode: awaiting the swap */
+	bool no_batch;                    /* redo with per-file durability */
 };
 
 void idx_folder(struct idx_ctx *ctx, struct idx_folder_job *job);
+/* batch mode, after the temps of the batch were made durable: take the lock,
+   check the folder did not move, rename the new files in */
+void idx_pending_swap(struct idx_ctx *ctx, struct idx_folder_job *job);
+/* after the renames were made durable: stamp, catalog rows; a folder whose
+   swap was refused is done again, one file at a time */
+void idx_pending_finish(struct idx_ctx *ctx, struct idx_folder_job *job);
+/* the batch could not be made durable: remove the temps, do the folder
+   again alone (idx_pending_finish does it) */
+void idx_pending_abort(struct idx_folder_job *job);
 /* load job->cat (the folder's catalog rows), under the catalog lock */
 void idx_load_cat_messages(struct idx_ctx *ctx, struct idx_folder_job *job);
 

@@ -2,7 +2,9 @@
    thread at a time under ctx->lock (see indexer.h) */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
+#include "atomic.h"
 #include "indexer-private.h"
 #include "pool.h"
 #include "progress.h"
@@ -103,23 +105,8 @@ static void count(struct indexer_stats *s, const struct indexer_folder_result *r
 	}
 }
 
-static void work(void *arg, size_t i, int worker)
+static void report_job(struct idx_ctx *ctx, struct idx_folder_job *job)
 {
-	struct idx_ctx *ctx = arg;
-	struct idx_folder_job *job = &ctx->jobs[i];
-	struct hw_error err;
-	int r;
-
-	(void)worker;
-	pthread_mutex_lock(&ctx->lock);
-	r = hw_catalog_folder_get(ctx->cat, job->folder->relpath, &job->catfolder, &err);
-	pthread_mutex_unlock(&ctx->lock);
-	if (r < 0)
-		hw_diag_warn("%s", err.msg);
-	job->have_catfolder = r > 0;
-
-	idx_folder(ctx, job);
-
 	pthread_mutex_lock(&ctx->lock);
 	job->res.reason = job->reason;
 	if (!ctx->opts->dry_run && !ctx->opts->check)
@@ -132,6 +119,67 @@ static void work(void *arg, size_t i, int worker)
 	job_release(job);
 }
 
+/* the batch: one syncfs makes every temp durable, the swaps, one syncfs
+   makes every rename durable (core/atomic.h, "batch durability") */
+static void flush(struct idx_ctx *ctx, struct idx_queue *q)
+{
+	struct hw_error err;
+	size_t i;
+
+	if (q->n == 0)
+		return;
+	if (hw_syncfs(hw_store_fd(ctx->st), hw_store_path(ctx->st), &err) < 0) {
+		/* not durable: nothing is swapped in, each folder is done again
+		   with its own fsyncs */
+		hw_diag_warn("%s", err.msg);
+		for (i = 0; i < q->n; i++) {
+			struct idx_folder_job *job = q->v[i];
+			job->res.status = INDEXER_UNCHANGED;
+			idx_pending_abort(job);
+		}
+	} else {
+		for (i = 0; i < q->n; i++)
+			idx_pending_swap(ctx, q->v[i]);
+		if (hw_syncfs(hw_store_fd(ctx->st), hw_store_path(ctx->st), &err) < 0) {
+			/* renamed but perhaps not durable: say so, and do not stamp */
+			hw_diag_error("%s", err.msg);
+			for (i = 0; i < q->n; i++)
+				if (q->v[i]->res.status == INDEXER_REBUILT)
+					q->v[i]->res.status = INDEXER_ERROR;
+		}
+	}
+	for (i = 0; i < q->n; i++) {
+		idx_pending_finish(ctx, q->v[i]);
+		report_job(ctx, q->v[i]);
+	}
+	q->n = 0;
+}
+
+static void work(void *arg, size_t i, int worker)
+{
+	struct idx_ctx *ctx = arg;
+	struct idx_folder_job *job = &ctx->jobs[i];
+	struct hw_error err;
+	int r;
+
+	pthread_mutex_lock(&ctx->lock);
+	r = hw_catalog_folder_get(ctx->cat, job->folder->relpath, &job->catfolder, &err);
+	pthread_mutex_unlock(&ctx->lock);
+	if (r < 0)
+		hw_diag_warn("%s", err.msg);
+	job->have_catfolder = r > 0;
+
+	idx_folder(ctx, job);
+	if (job->pending != NULL) {
+		struct idx_queue *q = &ctx->queues[worker];
+		q->v[q->n++] = job;
+		if (q->n >= ctx->qcap)
+			flush(ctx, q);
+		return;
+	}
+	report_job(ctx, job);
+}
+
 int indexer_run(const struct hw_store *st, struct hw_catalog *cat,
 		const struct hw_folder_list *fl, const struct indexer_opts *o,
 		indexer_report_fn *report, void *report_ctx, struct indexer_stats *stats,
@@ -139,7 +187,7 @@ int indexer_run(const struct hw_store *st, struct hw_catalog *cat,
 {
 	struct idx_ctx ctx;
 	double t0 = hw_monotonic();
-	size_t i, ran;
+	size_t i, ran, nq;
 
 	memset(stats, 0, sizeof(*stats));
 	memset(&ctx, 0, sizeof(ctx));
@@ -167,7 +215,27 @@ int indexer_run(const struct hw_store *st, struct hw_catalog *cat,
 		job->mbox_end = j;
 	}
 	ctx.progress = hw_progress_new(o->check ? "Checking folders" : "Indexing folders", fl->n);
+	ctx.batch = !o->dry_run && !o->check;
+	nq = o->jobs > 0 ? (size_t)o->jobs : (size_t)hw_pool_cpus();
+	ctx.queues = hw_calloc(nq, sizeof(*ctx.queues));
+	{
+		/* each waiting folder holds its directory open: keep all the
+		   queues within the open-file limit, with room to spare */
+		struct rlimit rl;
+		size_t room = 1024;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+			room = (size_t)rl.rlim_cur;
+		room = room > 256 ? room - 256 : 16;
+		ctx.qcap = room / nq;
+		if (ctx.qcap > IDX_BATCH_FOLDERS)
+			ctx.qcap = IDX_BATCH_FOLDERS;
+		if (ctx.qcap < 1)
+			ctx.qcap = 1;
+	}
 	ran = hw_pool_run(o->jobs, fl->n, work, &ctx, o->stop);
+	for (i = 0; i < nq; i++)
+		flush(&ctx, &ctx.queues[i]);
+	free(ctx.queues);
 	pthread_mutex_lock(&ctx.lock);
 	batch_commit(&ctx);
 	pthread_mutex_unlock(&ctx.lock);

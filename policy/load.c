@@ -771,9 +771,9 @@ int hw_policy_load_buffer(const char *name, const void *buf, size_t len,
 	if (!walk_map(&L, root, "the policy", top_key, NULL))
 		goto out;
 	if (L.pol->ndomains > 1)
-		qsort(L.pol->domains, L.pol->ndomains, sizeof(*L.pol->domains), level_cmp);
+		hw_sort(L.pol->domains, L.pol->ndomains, sizeof(*L.pol->domains), level_cmp);
 	if (L.pol->nmailboxes > 1)
-		qsort(L.pol->mailboxes, L.pol->nmailboxes, sizeof(*L.pol->mailboxes), level_cmp);
+		hw_sort(L.pol->mailboxes, L.pol->nmailboxes, sizeof(*L.pol->mailboxes), level_cmp);
 	ret = 1;
 out:
 	if (have_doc)

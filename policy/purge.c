@@ -216,7 +216,7 @@ static int folder_select(const struct hw_store *st, struct hw_catalog *cat, cons
 		v[i].size = (uint64_t)d.v[i].st.st_size;
 		sorted[nd++] = v[i];
 	}
-	qsort(sorted, nd, sizeof(*sorted), dated_newest_first);
+	hw_sort(sorted, nd, sizeof(*sorted), dated_newest_first);
 	keep_dated = nd;
 	if (rule->max_messages > 0)
 		keep_dated = rule->max_messages > undated ? (size_t)(rule->max_messages - undated) : 0;
@@ -236,7 +236,7 @@ static int folder_select(const struct hw_store *st, struct hw_catalog *cat, cons
 		it->by_age = by_age;
 		pf->bytes += it->size;
 	}
-	qsort(pf->v, pf->n, sizeof(*pf->v), item_oldest_first);
+	hw_sort(pf->v, pf->n, sizeof(*pf->v), item_oldest_first);
 	p->messages += pf->n;
 	p->bytes += pf->bytes;
 	ret = 1;

@@ -228,9 +228,9 @@ int hw_quota_collect(const struct hw_policy *pol, const struct hw_store *st,
 			m->state = HW_QUOTA_OVER;
 		else if (m->warn > 0 && m->bytes > m->warn)
 			m->state = HW_QUOTA_WARN;
-		qsort(m->folders, m->nfolders, sizeof(*m->folders), folder_cmp);
+		hw_sort(m->folders, m->nfolders, sizeof(*m->folders), folder_cmp);
 	}
-	qsort(r->v, r->n, sizeof(*r->v), mailbox_cmp);
+	hw_sort(r->v, r->n, sizeof(*r->v), mailbox_cmp);
 	ret = 1;
 out:
 	hw_cat_folders_free(cfv, ncf);

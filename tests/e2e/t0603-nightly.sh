@@ -34,6 +34,11 @@ YAML
 }
 policy ""
 
+# the plan, before anything ran: the purge names its folder, count and rule
+expect_exit 1 hw -c p.yaml nightly -n
+grep_out "purge *Deleted Items of bob@example.com: 2 messages older than 30d"
+[ -z "$(ls -A state 2>/dev/null)" ] || die "nightly -n wrote into the state directory"
+
 # a first run creates the state (lock file, reports, hiwater.prom)
 expect_exit 1 hw -c p.yaml nightly          # 1: alice is over her quota warning
 grep_out "quota .*warning"
@@ -46,7 +51,6 @@ before_store=$(tree_hash store)
 before_state=$(tree_hash state)
 expect_exit 1 hw -c p.yaml nightly -n
 grep_out "plan (dry run"
-grep_out "purge *Deleted Items of bob@example.com: 2 messages older than 30d"
 grep_out "quota *alice@example.com"
 [ "$(tree_hash store)" = "$before_store" ] || die "nightly -n changed the store"
 [ "$(tree_hash state)" = "$before_state" ] || die "nightly -n changed the state"

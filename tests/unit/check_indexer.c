@@ -434,6 +434,76 @@ START_TEST(lost_index_restored_from_catalog)
 }
 END_TEST
 
+START_TEST(reused_inode_is_not_a_rename)
+{
+	struct indexer_opts o = INDEXER_OPTS_INIT;
+	struct indexer_stats s;
+	struct imapmrk got;
+	struct fx f;
+	struct stat st;
+	char *old, *new, sql[512];
+
+	fx_init(&f);
+	put_msg(&f, "ex.com/bob", 1, "1 Mar 2020 10:00:00 +0000", "a");
+	put_msg(&f, "ex.com/bob", 2, "2 Mar 2020 10:00:00 +0000", "b");
+	run(&f, &o, &s);
+	old = tl_path(f.store, "ex.com/bob/md50000000002.msg");
+	ck_assert_int_eq(unlink(old), 0);
+	put_msg(&f, "ex.com/bob", 3, "3 Mar 2020 10:00:00 +0000", "c");
+	new = tl_path(f.store, "ex.com/bob/md50000000003.msg");
+	ck_assert_int_eq(stat(new, &st), 0);
+	/* make the deleted file's catalog row look like the new file's inode,
+	   as ext4 reusing the inode number would: same ino and size, other
+	   mtime. That is not a rename. */
+	snprintf(sql, sizeof(sql), "UPDATE message SET ino = %lld, size = %lld, mtime_ns = 1 "
+		 "WHERE file = 'md50000000002.msg'", (long long)st.st_ino, (long long)st.st_size);
+	ck_assert_int_eq(hw_catalog_exec(f.cat, sql, NULL), 1);
+	run(&f, &o, &s);
+	read_mrk(&f, "ex.com/bob", &got);
+	ck_assert_uint_eq(got.n, 2);
+	ck_assert_uint_eq(rec_of(&got, "md50000000003.msg")->uid, 3);   /* new, not 2 */
+	ck_assert_uint_eq(got.hdr.uidnext, 4);
+	imapmrk_release(&got);
+	free(old);
+	free(new);
+	fx_release(&f);
+}
+END_TEST
+
+START_TEST(zero_uidvalidity_header_keeps_catalog_uid_space)
+{
+	struct indexer_opts o = INDEXER_OPTS_INIT;
+	struct indexer_stats s;
+	struct imapmrk got;
+	struct fx f;
+	uint32_t v1;
+
+	fx_init(&f);
+	put_msg(&f, "ex.com/bob", 1, "1 Mar 2020 10:00:00 +0000", "a");
+	put_msg(&f, "ex.com/bob", 2, "2 Mar 2020 10:00:00 +0000", "b");
+	run(&f, &o, &s);
+	read_mrk(&f, "ex.com/bob", &got);
+	v1 = got.hdr.uidvalidity;
+	/* smash UIDVALIDITY to 0 in an otherwise good file */
+	got.hdr.uidvalidity = 0;
+	{
+		size_t len = imapmrk_encoded_size(&got);
+		char *buf = malloc(len);
+		imapmrk_encode(&got, buf);
+		tl_write_file(f.store, "ex.com/bob/IMAP.MRK", buf, len, 0644);
+		free(buf);
+	}
+	imapmrk_release(&got);
+	run(&f, &o, &s);
+	read_mrk(&f, "ex.com/bob", &got);
+	ck_assert_uint_eq(got.hdr.uidvalidity, v1);
+	ck_assert_uint_eq(rec_of(&got, "md50000000001.msg")->uid, 1);
+	ck_assert_uint_eq(rec_of(&got, "md50000000002.msg")->uid, 2);
+	imapmrk_release(&got);
+	fx_release(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("indexer");
@@ -447,6 +517,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, second_run_is_noop_and_check_agrees);
 	tcase_add_test(tc, new_uidvalidity_and_mark_seen);
 	tcase_add_test(tc, lost_index_restored_from_catalog);
+	tcase_add_test(tc, reused_inode_is_not_a_rename);
+	tcase_add_test(tc, zero_uidvalidity_header_keeps_catalog_uid_space);
 	suite_add_tcase(s, tc);
 	return s;
 }

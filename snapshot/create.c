@@ -1,0 +1,1027 @@
+/* create.c - hiwater snapshot create: walk, dedup, pack, commit */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "imapmrk.h"
+#include "msghdr.h"
+#include "os.h"
+#include "pool.h"
+#include "snap-int.h"
+
+#define MRK_LOCK_TIMEOUT_MS 2000
+
+/* the newest version of each folder path known to the repository */
+struct prev_folder {
+	char *relpath;
+	int64_t path_id;
+	int64_t fver_id;            /* 0: path known, no version */
+	int64_t dir_mtime_ns, dir_entries, dir_ino;
+	int64_t files, messages, bytes;
+};
+
+struct prev_file {
+	int64_t id;
+	char *name;
+	int kind;
+	uint8_t hash[16];
+	int64_t size, ino, mtime_ns, date;
+	uint32_t uid;
+	uint8_t flags;
+};
+
+struct pending_blob {
+	uint8_t hash[16];
+	uint32_t seg;
+	char *member;
+	int64_t size;
+};
+
+struct new_member {
+	int64_t file_id;
+	uint32_t uid;
+	uint8_t flags;
+};
+
+struct create_ctx {
+	struct snap_repo *r;
+	const struct hw_store *st;
+	const struct snap_create_opts *o;
+	struct snap_create_result *res;
+	int64_t snap_id;
+	struct prev_folder *pf;
+	size_t npf;
+	struct snap_pack_writer *w;
+	struct snap_hmap added;     /* hashes stored by this run -> pending index */
+	struct pending_blob *pb;
+	size_t npb, cap_pb;
+	int read_jobs;              /* threads reading and hashing files */
+	bool path_new;              /* the current folder's path is new: no records */
+	const char *cur_mrk;        /* the current folder's IMAP.MRK as read */
+	/* the state catalog's messages of the current folder (o->state_cat) */
+	char *sm_relpath;
+	struct hw_cat_message *sm;
+	size_t nsm;
+};
+
+#define READ_BATCH_FILES 512
+#define READ_BATCH_BYTES (32u << 20)
+
+struct file_meta {
+	int64_t date;
+	char *from, *subject, *message_id;
+};
+
+/* one file of a changed folder, from its stat to its catalog record */
+struct work {
+	const char *name;
+	int kind;
+	struct stat sb;
+	bool is_mrk;
+	bool read;                  /* needs a record: read (or state-hashed) */
+	bool state_hashed;          /* hash and headers from the state catalog, not read */
+	bool failed;
+	int64_t file_id;            /* 0 until recorded */
+	uint8_t hash[16];
+	struct hw_buf data;
+	struct msghdr h;
+	struct file_meta sm;        /* state_hashed: the indexer's headers (borrowed) */
+	struct hw_error err;
+};
+
+struct read_batch {
+	struct create_ctx *c;
+	int dirfd;
+	const char *relpath;
+	const char *mrk;
+	size_t mrklen;
+	struct work *v;
+	size_t *idx;                /* the items workers read */
+	size_t n;
+};
+
+static int cmp_prev_folder(const void *a, const void *b)
+{
+	return strcmp(((const struct prev_folder *)a)->relpath,
+		      ((const struct prev_folder *)b)->relpath);
+}
+
+static int cmp_prev_file(const void *a, const void *b)
+{
+	return strcmp(((const struct prev_file *)a)->name, ((const struct prev_file *)b)->name);
+}
+
+static int load_prev_folders(struct create_ctx *c, struct hw_error *err)
+{
+	sqlite3_stmt *s = snap_stmt(c->r,
+		"SELECT p.id, p.relpath, v.id, v.dir_mtime_ns, v.dir_entries, v.dir_ino,"
+		" v.files, v.messages, v.bytes FROM snap_path p"
+		" LEFT JOIN snap_fver v ON v.id = (SELECT max(id) FROM snap_fver WHERE path_id = p.id)",
+		err);
+	size_t cap = 0;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		HW_GROW(c->pf, cap, c->npf + 1);
+		struct prev_folder *p = &c->pf[c->npf++];
+		p->path_id = sqlite3_column_int64(s, 0);
+		p->relpath = hw_strdup((const char *)sqlite3_column_text(s, 1));
+		p->fver_id = sqlite3_column_int64(s, 2);
+		p->dir_mtime_ns = sqlite3_column_int64(s, 3);
+		p->dir_entries = sqlite3_column_int64(s, 4);
+		p->dir_ino = sqlite3_column_int64(s, 5);
+		p->files = sqlite3_column_int64(s, 6);
+		p->messages = sqlite3_column_int64(s, 7);
+		p->bytes = sqlite3_column_int64(s, 8);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return hw_catalog_error(c->r->cat, "load folders", err);
+	if (c->npf > 0)
+		qsort(c->pf, c->npf, sizeof(c->pf[0]), cmp_prev_folder);
+	return 0;
+}
+
+static void prev_files_free(struct prev_file *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+/* the files of a folder version, sorted by name; kind 0: all */
+static int load_prev_files(struct create_ctx *c, int64_t fver_id, int kind,
+			   struct prev_file **v_r, size_t *n_r, struct hw_error *err)
+{
+	sqlite3_stmt *s = snap_stmt(c->r,
+		"SELECT f.id, f.name, f.kind, f.hash, f.size, f.ino, f.mtime_ns, f.date, m.uid, m.flags"
+		" FROM snap_member m JOIN snap_file f ON f.id = m.file_id"
+		" WHERE m.fver_id = ?1 AND (?2 = 0 OR f.kind = ?2)", err);
+	struct prev_file *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*v_r = NULL;
+	*n_r = 0;
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, fver_id);
+	sqlite3_bind_int(s, 2, kind);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		HW_GROW(v, cap, n + 1);
+		struct prev_file *f = &v[n++];
+		f->id = sqlite3_column_int64(s, 0);
+		f->name = hw_strdup((const char *)sqlite3_column_text(s, 1));
+		f->kind = sqlite3_column_int(s, 2);
+		memset(f->hash, 0, 16);
+		if (sqlite3_column_bytes(s, 3) == 16)
+			memcpy(f->hash, sqlite3_column_blob(s, 3), 16);
+		f->size = sqlite3_column_int64(s, 4);
+		f->ino = sqlite3_column_int64(s, 5);
+		f->mtime_ns = sqlite3_column_int64(s, 6);
+		f->date = sqlite3_column_int64(s, 7);
+		f->uid = (uint32_t)sqlite3_column_int64(s, 8);
+		f->flags = (uint8_t)sqlite3_column_int(s, 9);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		prev_files_free(v, n);
+		return hw_catalog_error(c->r->cat, "load folder files", err);
+	}
+	if (n > 0)
+		qsort(v, n, sizeof(v[0]), cmp_prev_file);
+	*v_r = v;
+	*n_r = n;
+	return 0;
+}
+
+static bool skip_entry(const struct hw_entry *e)
+{
+	if (e->kind == HW_ENTRY_TEMP)
+		return true;
+	/* the folder lock comes and goes; it is not part of the folder */
+	return strcmp(e->name, hw_folder_lock_name()) == 0;
+}
+
+static size_t count_entries(const struct hw_dir *d)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n; i++)
+		if (!skip_entry(&d->v[i]))
+			n++;
+	return n;
+}
+
+static bool same_listing(const struct hw_dir *a, const struct hw_dir *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].name, b->v[i].name) != 0)
+			return false;
+	return true;
+}
+
+static int64_t path_id_get(struct create_ctx *c, const char *relpath, struct hw_error *err)
+{
+	struct prev_folder key = { .relpath = (char *)relpath };
+	struct prev_folder *p = c->npf == 0 ? NULL :
+		bsearch(&key, c->pf, c->npf, sizeof(c->pf[0]), cmp_prev_folder);
+	sqlite3_stmt *s;
+
+	c->path_new = p == NULL;
+	if (p != NULL)
+		return p->path_id;
+	s = snap_stmt(c->r, "INSERT INTO snap_path(relpath) VALUES (?)", err);
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, relpath, -1, SQLITE_STATIC);
+	if (snap_step_done(c->r, s, "insert path", err) < 0)
+		return -1;
+	return sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
+}
+
+static int add_sfolder(struct create_ctx *c, int64_t fver_id, struct hw_error *err)
+{
+	sqlite3_stmt *s = snap_stmt(c->r, "INSERT INTO snap_sfolder(snap_id, fver_id) VALUES (?, ?)",
+				    err);
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, c->snap_id);
+	sqlite3_bind_int64(s, 2, fver_id);
+	return snap_step_done(c->r, s, "insert snapshot folder", err);
+}
+
+/* Unchanged folder: same directory mtime (ns), inode and entry count, and
+   every other file (IMAP.MRK, HIWATER.MRK, ...) with the same identity.
+   Messages never change after delivery, so none is read. */
+static int folder_unchanged(struct create_ctx *c, int fd, const struct prev_folder *p,
+			    const struct hw_dir *d, bool *same_r, struct hw_error *err)
+{
+	struct prev_file *pv;
+	size_t npv, nother = 0;
+
+	*same_r = false;
+	if (p == NULL || p->fver_id == 0 || c->o->full)
+		return 0;
+	if (p->dir_mtime_ns != HW_TS_NS(d->st.st_mtim) || p->dir_ino != (int64_t)d->st.st_ino ||
+	    p->dir_entries != (int64_t)count_entries(d))
+		return 0;
+	if (load_prev_files(c, p->fver_id, SNAP_KIND_FILE, &pv, &npv, err) < 0)
+		return -1;
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].kind == HW_ENTRY_FILE && !skip_entry(&d->v[i]))
+			nother++;
+	bool same = nother == npv;
+	for (size_t i = 0; same && i < npv; i++) {
+		struct stat sb;
+		if (fstatat(fd, pv[i].name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode) ||
+		    (int64_t)sb.st_ino != pv[i].ino || (int64_t)sb.st_size != pv[i].size ||
+		    HW_TS_NS(sb.st_mtim) != pv[i].mtime_ns)
+			same = false;
+	}
+	prev_files_free(pv, npv);
+	*same_r = same;
+	return 0;
+}
+
+static int blob_known(struct create_ctx *c, const uint8_t hash[16], bool *known_r,
+		      struct hw_error *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*known_r = snap_hmap_get(&c->added, hash) != NULL;
+	if (*known_r || c->o->full)
+		return 0;
+	s = snap_stmt(c->r, "SELECT 1 FROM snap_blob WHERE hash = ?", err);
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_blob(s, 1, hash, 16, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return hw_catalog_error(c->r->cat, "blob lookup", err);
+	*known_r = rc == SQLITE_ROW;
+	return 0;
+}
+
+static int store_blob(struct create_ctx *c, const char *member, const uint8_t hash[16],
+		      const void *data, size_t len, int64_t mtime, struct hw_error *err)
+{
+	uint32_t seg = 0;
+
+	if (c->w != NULL &&
+	    snap_pack_writer_add(c->w, member, data, len, mtime, &seg, err) < 0)
+		return -1;
+	HW_GROW(c->pb, c->cap_pb, c->npb + 1);
+	struct pending_blob *b = &c->pb[c->npb];
+	memcpy(b->hash, hash, 16);
+	b->seg = seg;
+	b->member = hw_strdup(member);
+	b->size = (int64_t)len;
+	snap_hmap_put(&c->added, hash, (int64_t)c->npb);
+	c->npb++;
+	c->res->files_added++;
+	c->res->bytes_added += len;
+	return 0;
+}
+
+static int file_record(struct create_ctx *c, int64_t path_id, const char *name, int kind,
+		       const uint8_t hash[16], const struct stat *sb, const struct file_meta *fm,
+		       int64_t *id_r, struct hw_error *err)
+{
+	sqlite3_stmt *s = snap_stmt(c->r, "SELECT id FROM snap_file"
+				    " WHERE path_id = ? AND name = ? AND hash = ?", err);
+	int rc = SQLITE_DONE;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, path_id);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, hash, 16, SQLITE_STATIC);
+	/* a folder path new to the repository has no records to reuse */
+	if (!c->path_new)
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*id_r = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+		/* same content seen again (e.g. rewritten by defrag): remember the
+		   new identity so that the next run trusts it */
+		s = snap_stmt(c->r, "UPDATE snap_file SET ino = ?, mtime_ns = ? WHERE id = ?", err);
+		if (s == NULL)
+			return -1;
+		sqlite3_bind_int64(s, 1, (int64_t)sb->st_ino);
+		sqlite3_bind_int64(s, 2, HW_TS_NS(sb->st_mtim));
+		sqlite3_bind_int64(s, 3, *id_r);
+		return snap_step_done(c->r, s, "update file", err);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return hw_catalog_error(c->r->cat, "file lookup", err);
+	s = snap_stmt(c->r, "INSERT INTO snap_file(path_id, name, kind, hash, size, mtime_ns, ino,"
+		      " date, \"from\", subject, message_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)", err);
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, path_id);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, kind);
+	sqlite3_bind_blob(s, 4, hash, 16, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, (int64_t)sb->st_size);
+	sqlite3_bind_int64(s, 6, HW_TS_NS(sb->st_mtim));
+	sqlite3_bind_int64(s, 7, (int64_t)sb->st_ino);
+	sqlite3_bind_int64(s, 8, fm->date);
+	sqlite3_bind_text(s, 9, fm->from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 10, fm->subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 11, fm->message_id, -1, SQLITE_STATIC);
+	if (snap_step_done(c->r, s, "insert file", err) < 0)
+		return -1;
+	*id_r = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
+	return 0;
+}
+
+static int cmp_cat_message(const void *a, const void *b)
+{
+	return strcmp(((const struct hw_cat_message *)a)->file,
+		      ((const struct hw_cat_message *)b)->file);
+}
+
+static int cmp_mrk_rec(const void *a, const void *b)
+{
+	return strcmp(((const struct imapmrk_record *)a)->filename,
+		      ((const struct imapmrk_record *)b)->filename);
+}
+
+/* read IMAP.MRK under the folder lock, for as long as the read takes */
+static int read_mrk_locked(int fd, const char *relpath, char **data_r, size_t *len_r,
+			   struct hw_error *err)
+{
+	struct hw_folder_lock l;
+	struct hw_error lerr;
+	int r, lr;
+
+	*data_r = NULL;
+	*len_r = 0;
+	lr = hw_folder_lock_take(fd, relpath, NULL, MRK_LOCK_TIMEOUT_MS, &l, &lerr);
+	if (lr < 0)
+		hw_diag_warn("%s: IMAP.MRK read without the folder lock: %s", relpath, lerr.msg);
+	else if (lr == 0)
+		hw_diag_warn("%s: folder busy, IMAP.MRK read without the lock", relpath);
+	r = hw_read_file_at(fd, IMAPMRK_NAME, relpath, (size_t)1 << 31, data_r, len_r, err);
+	if (lr > 0)
+		hw_folder_lock_release(&l);
+	return r;
+}
+
+/* The indexer's content hash for this file, when the state catalog holds one
+   for the same identity (name, inode, size, mtime): 1 found (hash and its
+   headers in w), 0 none, -1 error. The folder's rows are loaded once. */
+static int state_hash(struct create_ctx *c, const char *relpath, struct work *w,
+		      struct hw_error *err)
+{
+	struct hw_cat_message key, *m;
+
+	if (c->o->state_cat == NULL || w->kind != SNAP_KIND_MESSAGE)
+		return 0;
+	if (c->sm_relpath == NULL || strcmp(c->sm_relpath, relpath) != 0) {
+		struct hw_cat_folder f;
+		int r;
+
+		hw_cat_messages_free(c->sm, c->nsm);
+		c->sm = NULL;
+		c->nsm = 0;
+		free(c->sm_relpath);
+		c->sm_relpath = hw_strdup(relpath);
+		memset(&f, 0, sizeof(f));
+		r = hw_catalog_folder_get(c->o->state_cat, relpath, &f, err);
+		if (r > 0)
+			r = hw_catalog_messages_get(c->o->state_cat, f.id, &c->sm, &c->nsm, err);
+		hw_cat_folder_release(&f);
+		if (r < 0)
+			return -1;
+	}
+	if (c->nsm == 0)
+		return 0;
+	memset(&key, 0, sizeof(key));
+	key.file = (char *)w->name;
+	m = bsearch(&key, c->sm, c->nsm, sizeof(c->sm[0]), cmp_cat_message);
+	if (m == NULL || !m->has_hash || m->ino != (int64_t)w->sb.st_ino ||
+	    m->size != (int64_t)w->sb.st_size || m->mtime_ns != HW_TS_NS(w->sb.st_mtim))
+		return 0;
+	memcpy(w->hash, m->hash, 16);
+	w->sm.date = m->date;
+	w->sm.from = m->from;
+	w->sm.subject = m->subject;
+	w->sm.message_id = m->message_id;
+	return 1;
+}
+
+/* worker: read, hash and parse one file (no catalog, no diagnostics) */
+static void read_one(void *ctx, size_t i, int worker)
+{
+	struct read_batch *rb = ctx;
+	struct work *w = &rb->v[rb->idx[i]];
+	const char *data;
+	size_t len;
+	struct hw_hash hh;
+
+	(void)worker;
+	if (w->is_mrk) {
+		data = rb->mrk;
+		len = rb->mrklen;
+	} else {
+		char *display = hw_path_join(rb->relpath, w->name);
+		struct stat sb;
+		int ffd = hw_open_regular(rb->dirfd, w->name, display, &sb, &w->err);
+		int rr = -1;
+
+		if (ffd >= 0) {
+			w->sb = sb;
+			rr = snap_read_fd(ffd, display, (size_t)sb.st_size, &w->data, &w->err);
+			close(ffd);
+		}
+		free(display);
+		if (rr < 0) {
+			w->failed = true;
+			return;
+		}
+		data = w->data.data;
+		len = w->data.len;
+	}
+	w->sb.st_size = (off_t)len;
+	hw_hash_buf(data, len, &hh);
+	memcpy(w->hash, hh.b, 16);
+	if (w->kind == SNAP_KIND_MESSAGE)
+		msghdr_parse(data, len, true, &w->h);
+}
+
+/* which items of the batch workers read; files the indexer hashed whose
+   content the repository holds need no read at all */
+static int prepare_batch(struct create_ctx *c, struct read_batch *rb, size_t n,
+			 struct hw_error *err)
+{
+	rb->idx = hw_calloc(n + 1, sizeof(*rb->idx));
+	rb->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct work *w = &rb->v[i];
+		bool known = false;
+
+		if (!w->read)
+			continue;
+		if (w->state_hashed) {
+			if (blob_known(c, w->hash, &known, err) < 0)
+				return -1;
+			if (known)
+				continue;
+			w->state_hashed = false;   /* new content: read it to store it */
+		}
+		rb->idx[rb->n++] = i;
+	}
+	return 0;
+}
+
+/* this thread: the catalog record and, for new content, the pack member */
+static int record_one(struct create_ctx *c, const char *relpath, int64_t path_id,
+		      struct work *w, struct hw_error *err)
+{
+	struct file_meta fm = { 0 };
+	bool known = false;
+	char *display;
+	int ret = -1;
+
+	display = hw_path_join(relpath, w->name);
+	if (w->failed) {
+		hw_diag_warn("%s: skipped: %s", display, w->err.errnum == ENOENT ?
+			     "deleted while the snapshot ran" : w->err.msg);
+		c->res->skipped++;
+		ret = 0;
+		goto out;
+	}
+	if (w->state_hashed) {
+		fm = w->sm;
+		if (fm.date == 0)
+			fm.date = w->sb.st_mtim.tv_sec;
+	} else {
+		c->res->files_read++;
+		fm.date = w->sb.st_mtim.tv_sec;
+		if (w->kind == SNAP_KIND_MESSAGE) {
+			fm.from = w->h.from;
+			fm.subject = w->h.subject;
+			fm.message_id = w->h.message_id;
+			if (w->h.date_known)
+				fm.date = w->h.date;
+		}
+	}
+	if (file_record(c, path_id, w->name, w->kind, w->hash, &w->sb, &fm, &w->file_id, err) < 0)
+		goto out;
+	if (!w->state_hashed) {
+		const void *data = w->is_mrk ? c->cur_mrk : w->data.data;
+		if (blob_known(c, w->hash, &known, err) < 0)
+			goto out;
+		if (!known && store_blob(c, display, w->hash, data, (size_t)w->sb.st_size,
+					 w->sb.st_mtim.tv_sec, err) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	free(display);
+	return ret;
+}
+
+/* the same file records with the same UIDs and flags? */
+static bool same_members(const struct prev_file *pv, size_t npv, const struct new_member *mem,
+			 size_t nmem)
+{
+	struct snap_hmap m;
+	bool same = npv == nmem;
+
+	if (!same)
+		return false;
+	snap_hmap_init(&m);
+	for (size_t i = 0; i < npv; i++) {
+		uint8_t key[16] = { 0 };
+		memcpy(key + 8, &pv[i].id, sizeof(pv[i].id));
+		snap_hmap_put(&m, key, ((int64_t)pv[i].uid << 8) | pv[i].flags);
+	}
+	for (size_t i = 0; same && i < nmem; i++) {
+		uint8_t key[16] = { 0 };
+		int64_t *v;
+		memcpy(key + 8, &mem[i].file_id, sizeof(mem[i].file_id));
+		v = snap_hmap_get(&m, key);
+		same = v != NULL && *v == (((int64_t)mem[i].uid << 8) | mem[i].flags);
+	}
+	snap_hmap_release(&m);
+	return same;
+}
+
+static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_error *err)
+{
+	struct prev_folder key = { .relpath = (char *)relpath };
+	struct prev_folder *p = c->npf == 0 ? NULL :
+		bsearch(&key, c->pf, c->npf, sizeof(c->pf[0]), cmp_prev_folder);
+	struct hw_dir d, d2;
+	struct hw_error ferr;
+	struct prev_file *pv = NULL;
+	size_t npv = 0;
+	char *mrk = NULL;
+	size_t mrklen = 0;
+	struct imapmrk m;
+	struct new_member *mem = NULL;
+	size_t nmem = 0, cap_mem = 0;
+	struct work *wv = NULL;
+	size_t nwv = 0, cap_wv = 0;
+	int64_t path_id, fver_id;
+	uint64_t files = 0, messages = 0, bytes = 0;
+	bool same;
+	int fd, ret = -1;
+
+	hw_dir_init(&d);
+	hw_dir_init(&d2);
+	imapmrk_init(&m);
+	fd = hw_store_open_folder(c->st, relpath, &ferr);
+	if (fd < 0) {
+		hw_diag_warn("%s: skipped: %s", relpath, ferr.msg);
+		c->res->skipped++;
+		return 0;
+	}
+	if (hw_dir_read(fd, relpath, false, &d, &ferr) < 0) {
+		hw_diag_warn("%s: skipped: %s", relpath, ferr.msg);
+		c->res->skipped++;
+		ret = 0;
+		goto out;
+	}
+	if (folder_unchanged(c, fd, p, &d, &same, err) < 0)
+		goto out;
+	c->res->folders++;
+	if (same) {
+		c->res->files += (uint64_t)p->files;
+		c->res->messages += (uint64_t)p->messages;
+		c->res->bytes += (uint64_t)p->bytes;
+		ret = add_sfolder(c, p->fver_id, err);
+		goto out;
+	}
+	c->res->folders_changed++;
+	path_id = path_id_get(c, relpath, err);
+	if (path_id < 0)
+		goto out;
+	if (p != NULL && p->fver_id != 0 &&
+	    load_prev_files(c, p->fver_id, 0, &pv, &npv, err) < 0)
+		goto out;
+	if (hw_dir_find(&d, IMAPMRK_NAME) != NULL) {
+		if (read_mrk_locked(fd, relpath, &mrk, &mrklen, &ferr) < 0)
+			hw_diag_warn("%s", ferr.msg);
+		if (mrk != NULL) {
+			struct hw_error merr;
+			if (imapmrk_decode(mrk, mrklen, &m, &merr) == 0)
+				hw_diag_info("%s/IMAP.MRK: %s (UIDs and flags salvaged)", relpath,
+					     merr.msg);
+			if (m.n > 0)
+				qsort(m.recs, m.n, sizeof(m.recs[0]), cmp_mrk_rec);
+		}
+		/* taking the lock touched the directory: when nothing else came or
+		   went meanwhile, keep the state after our own change, so that the
+		   next run sees this folder unchanged */
+		if (hw_dir_read(fd, relpath, false, &d2, &ferr) == 1 && same_listing(&d, &d2)) {
+			struct hw_dir t = d;
+			d = d2;
+			d2 = t;
+		}
+	}
+	c->cur_mrk = mrk;
+	/* pass 1 (this thread): stat every entry, keep the records of files
+	   whose identity is unchanged, list the files to read */
+	for (size_t i = 0; i < d.n; i++) {
+		const struct hw_entry *e = &d.v[i];
+		struct prev_file pkey = { .name = e->name }, *pf;
+		struct work *w;
+		struct stat sb;
+
+		if (skip_entry(e) || e->kind == HW_ENTRY_FOLDER)
+			continue;
+		if (e->kind != HW_ENTRY_MESSAGE && e->kind != HW_ENTRY_FILE) {
+			hw_diag_warn("%s/%s: not a plain file or folder: not in the snapshot",
+				     relpath, e->name);
+			c->res->skipped++;
+			continue;
+		}
+		if (fstatat(fd, e->name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode)) {
+			hw_diag_warn("%s/%s: vanished while the snapshot ran: skipped", relpath,
+				     e->name);
+			c->res->skipped++;
+			continue;
+		}
+		HW_GROW(wv, cap_wv, nwv + 1);
+		w = &wv[nwv++];
+		memset(w, 0, sizeof(*w));
+		w->name = e->name;
+		w->kind = e->kind == HW_ENTRY_MESSAGE ? SNAP_KIND_MESSAGE : SNAP_KIND_FILE;
+		w->sb = sb;
+		w->is_mrk = mrk != NULL && strcmp(e->name, IMAPMRK_NAME) == 0;
+		hw_buf_init(&w->data);
+		msghdr_init(&w->h);
+		pf = npv > 0 ? bsearch(&pkey, pv, npv, sizeof(pv[0]), cmp_prev_file) : NULL;
+		if (!c->o->full && !w->is_mrk && pf != NULL && pf->ino == (int64_t)sb.st_ino &&
+		    pf->size == (int64_t)sb.st_size && pf->mtime_ns == HW_TS_NS(sb.st_mtim)) {
+			/* same identity, same content: not read again */
+			w->file_id = pf->id;
+			continue;
+		}
+		if (!w->is_mrk && !c->o->full) {
+			/* the indexer hashed this very file (same identity): its hash
+			   spares the read unless the content is new to the repository */
+			int sr = state_hash(c, relpath, w, err);
+			if (sr < 0)
+				goto out;
+			w->state_hashed = sr == 1;
+		}
+		w->read = true;
+	}
+	/* pass 2: read, hash and parse in parallel, a batch at a time (bounded
+	   memory); catalog rows and pack members are written here, in order */
+	for (size_t b0 = 0; b0 < nwv;) {
+		struct read_batch rb = { .c = c, .dirfd = fd, .relpath = relpath, .mrk = mrk,
+					 .mrklen = mrklen };
+		uint64_t bytes_b = 0;
+		size_t b1 = b0;
+
+		while (b1 < nwv && (b1 == b0 || (b1 - b0 < READ_BATCH_FILES &&
+						 bytes_b < READ_BATCH_BYTES))) {
+			if (wv[b1].read)
+				bytes_b += (uint64_t)wv[b1].sb.st_size;
+			b1++;
+		}
+		rb.v = wv + b0;
+		if (prepare_batch(c, &rb, b1 - b0, err) < 0)
+			goto out;
+		if (rb.n > 0)
+			hw_pool_run(c->read_jobs, rb.n, read_one, &rb, NULL);
+		for (size_t i = b0; i < b1; i++) {
+			struct work *w = &wv[i];
+			if (w->read && record_one(c, relpath, path_id, w, err) < 0)
+				goto out;
+			/* the content is in the pack (or the repository): let it go */
+			hw_buf_release(&w->data);
+		}
+		free(rb.idx);
+		b0 = b1;
+	}
+	for (size_t i = 0; i < nwv; i++) {
+		struct work *w = &wv[i];
+
+		if (w->file_id == 0)
+			continue;   /* vanished or unreadable: reported */
+		HW_GROW(mem, cap_mem, nmem + 1);
+		mem[nmem].file_id = w->file_id;
+		mem[nmem].uid = 0;
+		mem[nmem].flags = 0;
+		if (w->kind == SNAP_KIND_MESSAGE && m.n > 0) {
+			struct imapmrk_record rkey, *rec;
+			hw_strlcpy(rkey.filename, w->name, sizeof(rkey.filename));
+			rec = bsearch(&rkey, m.recs, m.n, sizeof(m.recs[0]), cmp_mrk_rec);
+			if (rec != NULL) {
+				mem[nmem].uid = rec->uid;
+				mem[nmem].flags = rec->flags;
+			}
+		}
+		nmem++;
+		files++;
+		bytes += (uint64_t)w->sb.st_size;
+		if (w->kind == SNAP_KIND_MESSAGE)
+			messages++;
+	}
+	/* Content-addressed folder states: a listing equal to the previous
+	   version (same file records, UIDs and flags; e.g. after --full, or a
+	   directory touched by a lock) is that version again. The snapshot
+	   refers to it; only its identity is brought up to date so that the
+	   next run sees the folder unchanged. */
+	if (p != NULL && p->fver_id != 0 && same_members(pv, npv, mem, nmem)) {
+		sqlite3_stmt *s = snap_stmt(c->r, "UPDATE snap_fver SET dir_mtime_ns = ?,"
+					    " dir_entries = ?, dir_ino = ? WHERE id = ?", err);
+		if (s == NULL)
+			goto out;
+		sqlite3_bind_int64(s, 1, HW_TS_NS(d.st.st_mtim));
+		sqlite3_bind_int64(s, 2, (int64_t)count_entries(&d));
+		sqlite3_bind_int64(s, 3, (int64_t)d.st.st_ino);
+		sqlite3_bind_int64(s, 4, p->fver_id);
+		if (snap_step_done(c->r, s, "update folder version", err) < 0)
+			goto out;
+		p->dir_mtime_ns = HW_TS_NS(d.st.st_mtim);
+		p->dir_entries = (int64_t)count_entries(&d);
+		p->dir_ino = (int64_t)d.st.st_ino;
+		c->res->files += files;
+		c->res->messages += messages;
+		c->res->bytes += bytes;
+		ret = add_sfolder(c, p->fver_id, err);
+		goto out;
+	}
+	{
+		sqlite3_stmt *s = snap_stmt(c->r, "INSERT INTO snap_fver(path_id, dir_mtime_ns,"
+					    " dir_entries, dir_ino, files, messages, bytes)"
+					    " VALUES (?,?,?,?,?,?,?)", err);
+		if (s == NULL)
+			goto out;
+		sqlite3_bind_int64(s, 1, path_id);
+		sqlite3_bind_int64(s, 2, HW_TS_NS(d.st.st_mtim));
+		sqlite3_bind_int64(s, 3, (int64_t)count_entries(&d));
+		sqlite3_bind_int64(s, 4, (int64_t)d.st.st_ino);
+		sqlite3_bind_int64(s, 5, (int64_t)files);
+		sqlite3_bind_int64(s, 6, (int64_t)messages);
+		sqlite3_bind_int64(s, 7, (int64_t)bytes);
+		if (snap_step_done(c->r, s, "insert folder version", err) < 0)
+			goto out;
+		fver_id = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
+	}
+	for (size_t i = 0; i < nmem; i++) {
+		sqlite3_stmt *s = snap_stmt(c->r, "INSERT OR IGNORE INTO snap_member(fver_id, file_id,"
+					    " uid, flags) VALUES (?,?,?,?)", err);
+		if (s == NULL)
+			goto out;
+		sqlite3_bind_int64(s, 1, fver_id);
+		sqlite3_bind_int64(s, 2, mem[i].file_id);
+		sqlite3_bind_int64(s, 3, mem[i].uid);
+		sqlite3_bind_int(s, 4, mem[i].flags);
+		if (snap_step_done(c->r, s, "insert member", err) < 0)
+			goto out;
+	}
+	c->res->files += files;
+	c->res->messages += messages;
+	c->res->bytes += bytes;
+	ret = add_sfolder(c, fver_id, err);
+out:
+	prev_files_free(pv, npv);
+	for (size_t i = 0; i < nwv; i++) {
+		hw_buf_release(&wv[i].data);
+		msghdr_release(&wv[i].h);
+	}
+	free(wv);
+	free(mem);
+	free(mrk);
+	imapmrk_release(&m);
+	hw_dir_release(&d);
+	hw_dir_release(&d2);
+	close(fd);
+	return ret;
+}
+
+static int commit_pack(struct create_ctx *c, struct hw_error *err)
+{
+	size_t nseg;
+	const struct snap_seg_info *si;
+	int64_t pack_id, *seg_ids = NULL;
+	sqlite3_stmt *s;
+	int ret = -1;
+
+	if (snap_pack_writer_finish(c->w, err) < 0)
+		return -1;
+	c->res->pack_bytes = snap_pack_writer_size(c->w);
+	s = snap_stmt(c->r, "INSERT INTO snap_pack(name, size, created) VALUES (?,?,?)", err);
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, snap_pack_writer_name(c->w), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)snap_pack_writer_size(c->w));
+	sqlite3_bind_int64(s, 3, hw_now_ns() / 1000000000LL);
+	if (snap_step_done(c->r, s, "insert pack", err) < 0)
+		return -1;
+	pack_id = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
+	si = snap_pack_writer_segments(c->w, &nseg);
+	seg_ids = hw_calloc(nseg + 1, sizeof(*seg_ids));
+	for (size_t i = 0; i < nseg; i++) {
+		s = snap_stmt(c->r, "INSERT INTO snap_segment(pack_id, offset, clen, ulen, members,"
+			      " csum) VALUES (?,?,?,?,?,?)", err);
+		if (s == NULL)
+			goto out;
+		sqlite3_bind_int64(s, 1, pack_id);
+		sqlite3_bind_int64(s, 2, (int64_t)si[i].offset);
+		sqlite3_bind_int64(s, 3, (int64_t)si[i].clen);
+		sqlite3_bind_int64(s, 4, (int64_t)si[i].ulen);
+		sqlite3_bind_int64(s, 5, si[i].members);
+		sqlite3_bind_blob(s, 6, si[i].csum.b, 16, SQLITE_STATIC);
+		if (snap_step_done(c->r, s, "insert segment", err) < 0)
+			goto out;
+		seg_ids[i] = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
+	}
+	for (size_t i = 0; i < c->npb; i++) {
+		struct pending_blob *b = &c->pb[i];
+		/* --full stores content again: the newest copy wins */
+		s = snap_stmt(c->r, "INSERT OR REPLACE INTO snap_blob(hash, segment_id, member, size)"
+			      " VALUES (?,?,?,?)", err);
+		if (s == NULL)
+			goto out;
+		sqlite3_bind_blob(s, 1, b->hash, 16, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, seg_ids[b->seg]);
+		sqlite3_bind_text(s, 3, b->member, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 4, b->size);
+		if (snap_step_done(c->r, s, "insert blob", err) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	free(seg_ids);
+	return ret;
+}
+
+static char *scope_text(const struct snap_create_opts *o)
+{
+	struct hw_buf b;
+
+	hw_buf_init(&b);
+	hw_buf_adds(&b, "");
+	for (size_t i = 0; i < o->nfolders; i++) {
+		if (i > 0)
+			hw_buf_addc(&b, '\n');
+		hw_buf_adds(&b, o->folders[i]);
+	}
+	return hw_buf_detach(&b, NULL);
+}
+
+int snap_create(struct snap_repo *r, const struct hw_store *st, const struct snap_create_opts *o,
+		struct snap_create_result *res, struct hw_error *err)
+{
+	struct create_ctx c = { .r = r, .st = st, .o = o, .res = res };
+	struct hw_folder_list fl;
+	unsigned problems = 0;
+	int64_t created_ns = hw_now_ns();
+	bool in_tx = false;
+	char *scope = scope_text(o);
+	sqlite3_stmt *s;
+	int ret = -1;
+
+	memset(res, 0, sizeof(*res));
+	hw_folder_list_init(&fl);
+	snap_hmap_init(&c.added);
+	/* reading, hashing and parsing run on every CPU; the catalog and the
+	   pack order stay on this thread */
+	c.read_jobs = o->jobs > 0 ? o->jobs : hw_pool_cpus();
+	if (!o->dry_run) {
+		int lr = snap_repo_lock(r, err);
+		if (lr <= 0) {
+			ret = lr < 0 ? -1 : 0;
+			goto out;
+		}
+		if (snap_repo_gc(r, err) < 0)
+			goto out;
+	}
+	if (hw_store_folders(st, o->folders, o->nfolders, &fl, &problems, err) < 0)
+		goto out;
+	res->skipped += problems;
+	if (hw_catalog_begin(r->cat, err) < 0)
+		goto out;
+	in_tx = true;
+	if (load_prev_folders(&c, err) < 0)
+		goto out;
+	s = snap_stmt(r, "INSERT INTO snap_snapshot(created_ns, label, scope, full, folders, files,"
+		      " messages, bytes, files_added, bytes_added) VALUES (?,?,?,?,0,0,0,0,0,0)", err);
+	if (s == NULL)
+		goto out;
+	sqlite3_bind_int64(s, 1, created_ns);
+	sqlite3_bind_text(s, 2, o->label, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, scope, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, o->full);
+	if (snap_step_done(r, s, "insert snapshot", err) < 0)
+		goto out;
+	c.snap_id = sqlite3_last_insert_rowid(hw_catalog_db(r->cat));
+	/* the walk (read, hash, parse, catalog) keeps one core busy; the
+	   compression workers get the others */
+	int jobs = o->jobs > 0 ? o->jobs : (hw_pool_cpus() > 1 ? hw_pool_cpus() - 1 : 1);
+	if (!o->dry_run && snap_pack_writer_new(r->packs_fd, r->packs_path, jobs,
+						SNAP_ZSTD_LEVEL, SNAP_SEG_BYTES, &c.w, err) < 0)
+		goto out;
+	for (size_t i = 0; i < fl.n; i++)
+		if (snapshot_folder(&c, fl.v[i].relpath, err) < 0)
+			goto out;
+	if (c.w != NULL && snap_pack_writer_count(c.w) > 0 && commit_pack(&c, err) < 0)
+		goto out;
+	s = snap_stmt(r, "UPDATE snap_snapshot SET folders = ?, files = ?, messages = ?, bytes = ?,"
+		      " files_added = ?, bytes_added = ? WHERE id = ?", err);
+	if (s == NULL)
+		goto out;
+	sqlite3_bind_int64(s, 1, (int64_t)res->folders);
+	sqlite3_bind_int64(s, 2, (int64_t)res->files);
+	sqlite3_bind_int64(s, 3, (int64_t)res->messages);
+	sqlite3_bind_int64(s, 4, (int64_t)res->bytes);
+	sqlite3_bind_int64(s, 5, (int64_t)res->files_added);
+	sqlite3_bind_int64(s, 6, (int64_t)res->bytes_added);
+	sqlite3_bind_int64(s, 7, c.snap_id);
+	if (snap_step_done(r, s, "update snapshot", err) < 0)
+		goto out;
+	if (o->dry_run) {
+		hw_catalog_rollback(r->cat);
+		in_tx = false;
+		res->id = 0;
+		ret = 1;
+		goto out;
+	}
+	/* the pack is durable; this commit (synchronous=FULL, see repo.c)
+	   makes the snapshot exist */
+	if (hw_catalog_commit(r->cat, err) < 0)
+		goto out;
+	in_tx = false;
+	res->id = c.snap_id;
+	ret = 1;
+out:
+	if (in_tx)
+		hw_catalog_rollback(r->cat);
+	/* a pack written for a snapshot that did not commit stays until the
+	   next create or prune: snap_repo_gc removes it once the catalog says
+	   for sure that nothing refers to it */
+	snap_pack_writer_free(&c.w);
+	for (size_t i = 0; i < c.npf; i++)
+		free(c.pf[i].relpath);
+	free(c.pf);
+	for (size_t i = 0; i < c.npb; i++)
+		free(c.pb[i].member);
+	free(c.pb);
+	snap_hmap_release(&c.added);
+	hw_cat_messages_free(c.sm, c.nsm);
+	free(c.sm_relpath);
+	hw_folder_list_release(&fl);
+	free(scope);
+	return ret;
+}

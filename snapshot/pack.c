@@ -1,0 +1,566 @@
+/* pack.c - writing and reading snapshot packs (see pack.h) */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "io.h"
+#include "pack.h"
+#include "pool.h"
+#include "util.h"
+
+#define TAR_EOF_BYTES 1024   /* two zero blocks end a tar archive */
+
+struct seg_job {
+	struct hw_buf raw;     /* tar bytes */
+	struct hw_buf z;       /* compressed */
+	uint32_t members;
+	bool taken, done, failed;
+	char errmsg[256];
+};
+
+struct snap_pack_writer {
+	int dirfd;
+	char *dirpath;
+	char name[64];
+	int level;
+	size_t seg_bytes;
+	struct hw_atomic at;
+	bool at_open, finished;
+
+	struct archive *ar;        /* tar writer of the open segment, NULL if none */
+	struct seg_job *cur;
+
+	struct seg_job **jobs;     /* every segment; freed buffers once written */
+	size_t njobs, cap_jobs;
+	size_t next_write;         /* first segment not yet in the file */
+	struct snap_seg_info *info;
+	size_t cap_info;
+	uint64_t off;
+	size_t count;
+	uint64_t bytes;
+
+	pthread_t *th;
+	int nth;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_work, cv_done;
+	bool stop;
+};
+
+bool snap_pack_name_ok(const char *name)
+{
+	size_t n = strlen(name), pl = strlen(SNAP_PACK_PREFIX), sl = strlen(SNAP_PACK_SUFFIX);
+
+	if (n != pl + 16 + sl || strncmp(name, SNAP_PACK_PREFIX, pl) != 0 ||
+	    strcmp(name + n - sl, SNAP_PACK_SUFFIX) != 0)
+		return false;
+	for (size_t i = pl; i < pl + 16; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return false;
+	return true;
+}
+
+bool snap_member_name_safe(const char *name)
+{
+	const char *p = name;
+
+	if (name == NULL || *name == '\0' || *name == '/')
+		return false;
+	while (*p != '\0') {
+		const char *e = strchr(p, '/');
+		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (memchr(p, '\\', n) != NULL)
+			return false;   /* a Windows separator could mean '..\' */
+		p += n;
+		if (*p == '/')
+			p++;
+		else
+			break;
+	}
+	return name[strlen(name) - 1] != '/';
+}
+
+/* ---- compression (worker threads) ---- */
+
+static int buf_write_cb_raw(struct hw_buf *b, const void *p, size_t n)
+{
+	hw_buf_add(b, p, n);
+	return 0;
+}
+
+static la_ssize_t ar_write_cb(struct archive *a, void *ctx, const void *p, size_t n)
+{
+	(void)a;
+	buf_write_cb_raw(ctx, p, n);
+	return (la_ssize_t)n;
+}
+
+/* one zstd frame of raw bytes, through libarchive's zstd filter */
+static int zstd_frame(const void *raw, size_t len, int level, struct hw_buf *out,
+		      char *errmsg, size_t errsize)
+{
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	char opt[64];
+	int ret = -1;
+
+	if (archive_write_set_format_raw(a) != ARCHIVE_OK ||
+	    archive_write_add_filter_zstd(a) != ARCHIVE_OK)
+		goto out;
+	snprintf(opt, sizeof(opt), "zstd:compression-level=%d", level);
+	if (archive_write_set_options(a, opt) != ARCHIVE_OK)
+		goto out;
+	archive_write_set_bytes_per_block(a, 0);
+	if (archive_write_open2(a, out, NULL, ar_write_cb, NULL, NULL) != ARCHIVE_OK)
+		goto out;
+	archive_entry_set_pathname(e, "segment");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_size(e, (la_int64_t)len);
+	if (archive_write_header(a, e) != ARCHIVE_OK)
+		goto out;
+	for (size_t done = 0; done < len;) {
+		la_ssize_t w = archive_write_data(a, (const char *)raw + done, len - done);
+		if (w <= 0)
+			goto out;
+		done += (size_t)w;
+	}
+	if (archive_write_close(a) != ARCHIVE_OK)
+		goto out;
+	ret = 0;
+out:
+	if (ret < 0)
+		snprintf(errmsg, errsize, "zstd compression failed: %s",
+			 archive_error_string(a) ? archive_error_string(a) : "unknown error");
+	archive_entry_free(e);
+	archive_write_free(a);
+	return ret;
+}
+
+static void *worker_main(void *arg)
+{
+	struct snap_pack_writer *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		struct seg_job *j = NULL;
+		for (size_t i = w->next_write; i < w->njobs; i++)
+			if (!w->jobs[i]->taken) {
+				j = w->jobs[i];
+				break;
+			}
+		if (j == NULL) {
+			if (w->stop)
+				break;
+			pthread_cond_wait(&w->cv_work, &w->mu);
+			continue;
+		}
+		j->taken = true;
+		pthread_mutex_unlock(&w->mu);
+		int r = zstd_frame(j->raw.data, j->raw.len, w->level, &j->z, j->errmsg,
+				   sizeof(j->errmsg));
+		pthread_mutex_lock(&w->mu);
+		j->failed = r < 0;
+		j->done = true;
+		pthread_cond_broadcast(&w->cv_done);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* write finished segments in order; wait == true: until at most 'keep' are
+   pending. Called without the mutex. */
+static int flush_done(struct snap_pack_writer *w, size_t keep, struct hw_error *err)
+{
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		if (w->next_write >= w->njobs)
+			break;
+		struct seg_job *j = w->jobs[w->next_write];
+		if (!j->done) {
+			if (w->njobs - w->next_write <= keep)
+				break;
+			pthread_cond_wait(&w->cv_done, &w->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&w->mu);
+		if (j->failed) {
+			hw_error_set(err, EIO, "%s/%s: %s", w->dirpath, w->name, j->errmsg);
+			return -1;
+		}
+		struct snap_seg_info *si = &w->info[w->next_write];
+		si->offset = w->off;
+		si->clen = j->z.len;
+		si->ulen = j->raw.len;
+		si->members = j->members;
+		hw_hash_buf(j->z.data, j->z.len, &si->csum);
+		if (hw_atomic_write(&w->at, j->z.data, j->z.len, err) < 0) {
+			w->at_open = false;   /* hw_atomic_write aborted the temp */
+			return -1;
+		}
+		w->off += j->z.len;
+		hw_buf_release(&j->raw);
+		hw_buf_release(&j->z);
+		pthread_mutex_lock(&w->mu);
+		w->next_write++;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+/* ---- segments ---- */
+
+static int seg_open(struct snap_pack_writer *w, struct hw_error *err)
+{
+	w->cur = hw_calloc(1, sizeof(*w->cur));
+	hw_buf_init(&w->cur->raw);
+	hw_buf_init(&w->cur->z);
+	w->ar = archive_write_new();
+	/* pax_restricted: plain ustar headers unless a name or size needs a pax
+	   record (long or non-ASCII names), which every modern tar reads */
+	if (archive_write_set_format_pax_restricted(w->ar) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(w->ar, 0) != ARCHIVE_OK ||
+	    archive_write_open2(w->ar, &w->cur->raw, NULL, ar_write_cb, NULL, NULL) != ARCHIVE_OK)
+		return hw_error_set(err, EIO, "archive_write_open(%s/%s) failed: %s", w->dirpath,
+				    w->name, archive_error_string(w->ar));
+	return 0;
+}
+
+/* close the open segment and queue it for compression; last: keep the tar
+   end-of-archive blocks */
+static int seg_close(struct snap_pack_writer *w, bool last, struct hw_error *err)
+{
+	struct seg_job *j = w->cur;
+
+	if (w->ar == NULL)
+		return 0;
+	if (archive_write_close(w->ar) != ARCHIVE_OK) {
+		hw_error_set(err, EIO, "archive_write_close(%s/%s) failed: %s", w->dirpath,
+			     w->name, archive_error_string(w->ar));
+		archive_write_free(w->ar);
+		w->ar = NULL;
+		return -1;
+	}
+	archive_write_free(w->ar);
+	w->ar = NULL;
+	w->cur = NULL;
+	if (!last) {
+		/* drop the end-of-archive blocks: the segments that follow continue
+		   the same tar stream */
+		if (j->raw.len < TAR_EOF_BYTES) {
+			hw_buf_release(&j->raw);
+			free(j);
+			return hw_error_set(err, EIO, "tar segment too short");
+		}
+		j->raw.len -= TAR_EOF_BYTES;
+	}
+	pthread_mutex_lock(&w->mu);
+	HW_GROW(w->jobs, w->cap_jobs, w->njobs + 1);
+	HW_GROW(w->info, w->cap_info, w->njobs + 1);
+	memset(&w->info[w->njobs], 0, sizeof(w->info[0]));
+	w->jobs[w->njobs++] = j;
+	pthread_cond_broadcast(&w->cv_work);
+	pthread_mutex_unlock(&w->mu);
+	/* bound memory: at most two segments waiting per worker */
+	return flush_done(w, (size_t)w->nth * 2, err);
+}
+
+int snap_pack_writer_new(int dirfd, const char *dirpath, int jobs, int level, size_t seg_bytes,
+			 struct snap_pack_writer **w_r, struct hw_error *err)
+{
+	struct snap_pack_writer *w = hw_calloc(1, sizeof(*w));
+	uint64_t rnd = 0;
+	int fd;
+
+	*w_r = NULL;
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, &rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd))
+		rnd = (uint64_t)hw_now_ns() ^ ((uint64_t)getpid() << 32);
+	if (fd >= 0)
+		close(fd);
+	snprintf(w->name, sizeof(w->name), SNAP_PACK_PREFIX "%016llx" SNAP_PACK_SUFFIX,
+		 (unsigned long long)rnd);
+	w->dirfd = dirfd;
+	w->dirpath = hw_strdup(dirpath);
+	w->level = level;
+	w->seg_bytes = seg_bytes > 0 ? seg_bytes : SNAP_SEG_BYTES;
+	if (hw_atomic_begin(&w->at, dirfd, dirpath, w->name, 0444, err) < 0) {
+		free(w->dirpath);
+		free(w);
+		return -1;
+	}
+	w->at_open = true;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv_work, NULL);
+	pthread_cond_init(&w->cv_done, NULL);
+	w->nth = jobs > 0 ? jobs : hw_pool_cpus();
+	if (w->nth < 1)
+		w->nth = 1;
+	w->th = hw_calloc((size_t)w->nth, sizeof(*w->th));
+	for (int i = 0; i < w->nth; i++)
+		if (pthread_create(&w->th[i], NULL, worker_main, w) != 0) {
+			w->nth = i;
+			break;
+		}
+	if (w->nth == 0) {
+		*w_r = w;
+		snap_pack_writer_free(w_r);
+		return hw_error_set(err, EAGAIN, "pthread_create failed");
+	}
+	*w_r = w;
+	return 0;
+}
+
+int snap_pack_writer_add(struct snap_pack_writer *w, const char *member, const void *data,
+			 size_t len, int64_t mtime, uint32_t *seg_r, struct hw_error *err)
+{
+	struct archive_entry *e;
+	int ret = -1;
+
+	if (!w->at_open || w->finished)
+		return hw_error_set(err, EINVAL, "pack writer is closed");
+	if (w->ar == NULL && seg_open(w, err) < 0)
+		return -1;
+	e = archive_entry_new();
+	archive_entry_copy_pathname(e, member);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, (la_int64_t)len);
+	archive_entry_set_mtime(e, mtime, 0);
+	if (archive_write_header(w->ar, e) < ARCHIVE_WARN) {
+		hw_error_set(err, EIO, "archive_write_header(%s) failed: %s", member,
+			     archive_error_string(w->ar));
+		goto out;
+	}
+	for (size_t done = 0; done < len;) {
+		la_ssize_t n = archive_write_data(w->ar, (const char *)data + done, len - done);
+		if (n <= 0) {
+			hw_error_set(err, EIO, "archive_write_data(%s) failed: %s", member,
+				     archive_error_string(w->ar));
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	if (archive_write_finish_entry(w->ar) != ARCHIVE_OK) {
+		hw_error_set(err, EIO, "archive_write_finish_entry(%s) failed: %s", member,
+			     archive_error_string(w->ar));
+		goto out;
+	}
+	*seg_r = (uint32_t)w->njobs;
+	w->cur->members++;
+	w->count++;
+	w->bytes += len;
+	if (w->cur->raw.len >= w->seg_bytes && seg_close(w, false, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	archive_entry_free(e);
+	return ret;
+}
+
+size_t snap_pack_writer_count(const struct snap_pack_writer *w)
+{
+	return w->count;
+}
+
+uint64_t snap_pack_writer_bytes(const struct snap_pack_writer *w)
+{
+	return w->bytes;
+}
+
+static void stop_workers(struct snap_pack_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_broadcast(&w->cv_work);
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < w->nth; i++)
+		pthread_join(w->th[i], NULL);
+	w->nth = 0;
+}
+
+int snap_pack_writer_finish(struct snap_pack_writer *w, struct hw_error *err)
+{
+	if (!w->at_open || w->finished)
+		return hw_error_set(err, EINVAL, "pack writer is closed");
+	if (w->ar == NULL) {
+		/* an empty pack is still a valid tar (just the end blocks) */
+		if (seg_open(w, err) < 0)
+			return -1;
+	}
+	if (seg_close(w, true, err) < 0 || flush_done(w, 0, err) < 0)
+		return -1;
+	stop_workers(w);
+	w->at_open = false;
+	if (hw_atomic_commit(&w->at, err) < 0)
+		return -1;
+	w->finished = true;
+	return 0;
+}
+
+const char *snap_pack_writer_name(const struct snap_pack_writer *w)
+{
+	return w->name;
+}
+
+const struct snap_seg_info *snap_pack_writer_segments(const struct snap_pack_writer *w,
+							size_t *n_r)
+{
+	*n_r = w->njobs;
+	return w->info;
+}
+
+uint64_t snap_pack_writer_size(const struct snap_pack_writer *w)
+{
+	return w->off;
+}
+
+void snap_pack_writer_free(struct snap_pack_writer **wp)
+{
+	struct snap_pack_writer *w = *wp;
+
+	if (w == NULL)
+		return;
+	if (w->nth > 0)
+		stop_workers(w);
+	if (w->ar != NULL)
+		archive_write_free(w->ar);
+	if (w->cur != NULL) {
+		hw_buf_release(&w->cur->raw);
+		hw_buf_release(&w->cur->z);
+		free(w->cur);
+	}
+	for (size_t i = 0; i < w->njobs; i++) {
+		hw_buf_release(&w->jobs[i]->raw);
+		hw_buf_release(&w->jobs[i]->z);
+		free(w->jobs[i]);
+	}
+	if (w->at_open)
+		hw_atomic_abort(&w->at);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv_work);
+	pthread_cond_destroy(&w->cv_done);
+	free(w->jobs);
+	free(w->info);
+	free(w->th);
+	free(w->dirpath);
+	free(w);
+	*wp = NULL;
+}
+
+/* ---- reading ---- */
+
+int snap_segment_read(int packfd, const char *packpath, uint64_t offset, uint64_t clen,
+		      const struct hw_hash *csum, snap_member_fn *fn, void *ctx,
+		      struct hw_error *err)
+{
+	char *z = NULL, *data = NULL;
+	size_t cap = 0;
+	struct archive *a = NULL;
+	struct archive_entry *e;
+	int ret = -1;
+
+	if (clen > (uint64_t)1 << 34)
+		return hw_error_set(err, EINVAL, "%s: segment at %llu too large", packpath,
+				    (unsigned long long)offset);
+	z = hw_malloc(clen > 0 ? clen : 1);
+	for (uint64_t got = 0; got < clen;) {
+		ssize_t n = pread(packfd, z + got, clen - got, (off_t)(offset + got));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			hw_error_sys(err, "pread", packpath);
+			goto out;
+		}
+		if (n == 0) {
+			hw_error_set(err, EIO, "%s: segment at %llu is cut short", packpath,
+				     (unsigned long long)offset);
+			goto out;
+		}
+		got += (uint64_t)n;
+	}
+	if (csum != NULL) {
+		struct hw_hash h;
+		hw_hash_buf(z, clen, &h);
+		if (memcmp(h.b, csum->b, sizeof(h.b)) != 0) {
+			hw_error_set(err, EIO, "%s: segment at %llu is corrupt (checksum mismatch)",
+				     packpath, (unsigned long long)offset);
+			goto out;
+		}
+	}
+	a = archive_read_new();
+	archive_read_support_filter_zstd(a);
+	archive_read_support_format_tar(a);
+	if (archive_read_open_memory(a, z, clen) != ARCHIVE_OK) {
+		hw_error_set(err, EIO, "%s: segment at %llu unreadable: %s", packpath,
+			     (unsigned long long)offset, archive_error_string(a));
+		goto out;
+	}
+	for (;;) {
+		int r = archive_read_next_header(a, &e);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN) {
+			hw_error_set(err, EIO, "%s: segment at %llu unreadable: %s", packpath,
+				     (unsigned long long)offset, archive_error_string(a));
+			goto out;
+		}
+		const char *name = archive_entry_pathname(e);
+		if (name == NULL || !snap_member_name_safe(name)) {
+			hw_error_set(err, EINVAL, "%s: member '%s' refused: absolute or '..' path",
+				     packpath, name != NULL ? name : "(no name)");
+			goto out;
+		}
+		if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) != NULL ||
+		    archive_entry_symlink(e) != NULL) {
+			hw_error_set(err, EINVAL, "%s: member '%s' refused: not a plain file",
+				     packpath, name);
+			goto out;
+		}
+		la_int64_t size = archive_entry_size(e);
+		if (size < 0 || (uint64_t)size > ((uint64_t)1 << 34)) {
+			hw_error_set(err, EINVAL, "%s: member '%s' has a bad size", packpath, name);
+			goto out;
+		}
+		if ((size_t)size + 1 > cap) {
+			cap = (size_t)size + 1;
+			free(data);
+			data = hw_malloc(cap);
+		}
+		size_t got = 0;
+		while (got < (size_t)size) {
+			la_ssize_t n = archive_read_data(a, data + got, (size_t)size - got);
+			if (n < 0) {
+				hw_error_set(err, EIO, "%s: member '%s' unreadable: %s", packpath,
+					     name, archive_error_string(a));
+				goto out;
+			}
+			if (n == 0)
+				break;
+			got += (size_t)n;
+		}
+		if (got != (size_t)size) {
+			hw_error_set(err, EIO, "%s: member '%s' is cut short", packpath, name);
+			goto out;
+		}
+		r = fn(ctx, name, data, got, err);
+		if (r < 0)
+			goto out;
+		if (r > 0)
+			break;
+	}
+	ret = 0;
+out:
+	if (a != NULL)
+		archive_read_free(a);
+	free(z);
+	free(data);
+	return ret;
+}

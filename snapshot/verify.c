@@ -1,0 +1,263 @@
+/* verify.c - hiwater snapshot verify: re-read packs, check every member
+   against its content hash and the catalog, rolling over the repository */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "snap-int.h"
+
+struct vblob {
+	char *member;
+	uint8_t hash[16];
+	int64_t size;
+	bool seen, bad;
+};
+
+struct vseg {
+	int64_t id, offset, clen;
+	char *pack;
+	struct hw_hash csum;
+};
+
+struct vctx {
+	struct vblob *b;
+	size_t n;
+	uint64_t members, bytes;
+};
+
+static int on_member(void *ctx, const char *name, const void *data, size_t len,
+		     struct hw_error *err)
+{
+	struct vctx *vc = ctx;
+	struct hw_hash h;
+
+	(void)err;
+	vc->members++;
+	vc->bytes += len;
+	for (size_t i = 0; i < vc->n; i++) {
+		if (vc->b[i].seen || strcmp(vc->b[i].member, name) != 0)
+			continue;
+		hw_hash_buf(data, len, &h);
+		vc->b[i].seen = true;
+		vc->b[i].bad = memcmp(h.b, vc->b[i].hash, 16) != 0 || (int64_t)len != vc->b[i].size;
+		break;
+	}
+	return 0;
+}
+
+/* the files (folder/name) of every snapshot that hold one of these blobs */
+static int affected_files(struct snap_repo *r, const struct vblob *b, size_t n, bool only_bad,
+			  char ***v_r, size_t *n_r, struct hw_error *err)
+{
+	char **v = NULL;
+	size_t nv = 0, cap = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (only_bad && !b[i].bad && b[i].seen)
+			continue;
+		sqlite3_stmt *s = snap_stmt(r, "SELECT DISTINCT p.relpath, f.name FROM snap_file f"
+					    " JOIN snap_path p ON p.id = f.path_id WHERE f.hash = ?", err);
+		int rc;
+		if (s == NULL)
+			return -1;
+		sqlite3_bind_blob(s, 1, b[i].hash, 16, SQLITE_STATIC);
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			HW_GROW(v, cap, nv + 1);
+			v[nv++] = hw_asprintf("%s/%s", sqlite3_column_text(s, 0), sqlite3_column_text(s, 1));
+		}
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE)
+			return hw_catalog_error(r->cat, "affected files", err);
+	}
+	*v_r = v;
+	*n_r = nv;
+	return 0;
+}
+
+static void vblobs_free(struct vblob *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(b[i].member);
+	free(b);
+}
+
+static int load_blobs(struct snap_repo *r, int64_t seg, struct vblob **b_r, size_t *n_r,
+		      struct hw_error *err)
+{
+	sqlite3_stmt *s = snap_stmt(r, "SELECT member, hash, size FROM snap_blob WHERE segment_id = ?",
+				    err);
+	struct vblob *b = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, seg);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		HW_GROW(b, cap, n + 1);
+		memset(&b[n], 0, sizeof(b[n]));
+		b[n].member = hw_strdup((const char *)sqlite3_column_text(s, 0));
+		if (sqlite3_column_bytes(s, 1) == 16)
+			memcpy(b[n].hash, sqlite3_column_blob(s, 1), 16);
+		b[n].size = sqlite3_column_int64(s, 2);
+		n++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		vblobs_free(b, n);
+		return hw_catalog_error(r->cat, "segment blobs", err);
+	}
+	*b_r = b;
+	*n_r = n;
+	return 0;
+}
+
+int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_verify_fn *fn,
+		void *ctx, struct snap_verify_result *res, struct hw_error *err)
+{
+	struct vseg *segs = NULL;
+	size_t nseg = 0, cap = 0, want;
+	int64_t *ok_ids = NULL;
+	size_t nok = 0;
+	sqlite3_stmt *s;
+	int rc, ret = -1;
+	int packfd = -1;
+	char *packname = NULL;
+
+	memset(res, 0, sizeof(*res));
+	s = snap_stmt(r, "SELECT count(*) FROM snap_segment", err);
+	if (s == NULL)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		res->total_segments = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	want = (size_t)ceil((double)res->total_segments * (o->percent > 0 ? o->percent : 100) / 100.0);
+	/* least recently verified first: successive sampled runs cover it all */
+	s = snap_stmt(r, "SELECT g.id, g.offset, g.clen, g.csum, k.name FROM snap_segment g"
+		      " JOIN snap_pack k ON k.id = g.pack_id ORDER BY g.verified_at, g.id LIMIT ?", err);
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, (int64_t)want);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		HW_GROW(segs, cap, nseg + 1);
+		struct vseg *v = &segs[nseg++];
+		v->id = sqlite3_column_int64(s, 0);
+		v->offset = sqlite3_column_int64(s, 1);
+		v->clen = sqlite3_column_int64(s, 2);
+		if (sqlite3_column_bytes(s, 3) == 16)
+			memcpy(v->csum.b, sqlite3_column_blob(s, 3), 16);
+		v->pack = hw_strdup((const char *)sqlite3_column_text(s, 4));
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		hw_catalog_error(r->cat, "segments", err);
+		goto out;
+	}
+	if (snap_packs_lock(r, false, err) <= 0)
+		goto out;
+	ok_ids = hw_calloc(nseg + 1, sizeof(*ok_ids));
+	for (size_t i = 0; i < nseg; i++) {
+		struct vseg *v = &segs[i];
+		struct vctx vc = { 0 };
+		struct hw_error serr;
+		char *path = hw_path_join(r->packs_path, v->pack);
+		bool bad = false;
+		const char *why = NULL;
+		char whybuf[HW_ERROR_MAX];
+
+		if (load_blobs(r, v->id, &vc.b, &vc.n, err) < 0) {
+			free(path);
+			goto out;
+		}
+		if (packname == NULL || strcmp(packname, v->pack) != 0) {
+			if (packfd >= 0)
+				close(packfd);
+			free(packname);
+			packname = hw_strdup(v->pack);
+			packfd = openat(r->packs_fd, v->pack, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (packfd < 0) {
+			hw_error_sys(&serr, "open", path);
+			bad = true;
+		} else if (snap_segment_read(packfd, path, (uint64_t)v->offset, (uint64_t)v->clen,
+					     &v->csum, on_member, &vc, &serr) < 0) {
+			bad = true;
+		}
+		res->segments++;
+		res->members += vc.members;
+		res->bytes += vc.bytes;
+		if (bad) {
+			why = serr.msg;
+		} else {
+			size_t nbad = 0, missing = 0;
+			for (size_t k = 0; k < vc.n; k++) {
+				nbad += vc.b[k].bad;
+				missing += !vc.b[k].seen;
+			}
+			if (nbad + missing > 0) {
+				snprintf(whybuf, sizeof(whybuf), "%zu member(s) differ from their hash, "
+					 "%zu missing", nbad, missing);
+				why = whybuf;
+				res->bad_members += nbad + missing;
+			}
+		}
+		if (why != NULL) {
+			char **aff = NULL;
+			size_t naff = 0;
+			if (bad)
+				res->bad_segments++;
+			if (affected_files(r, vc.b, vc.n, !bad, &aff, &naff, err) < 0) {
+				vblobs_free(vc.b, vc.n);
+				free(path);
+				goto out;
+			}
+			hw_diag_error("%s at offset %lld: %s (%zu file(s) affected)", path,
+				      (long long)v->offset, why, naff);
+			if (fn != NULL)
+				fn(ctx, v->pack, (uint64_t)v->offset, why, (const char *const *)aff, naff);
+			for (size_t k = 0; k < naff; k++)
+				free(aff[k]);
+			free(aff);
+		} else {
+			ok_ids[nok++] = v->id;
+		}
+		vblobs_free(vc.b, vc.n);
+		free(path);
+	}
+	snap_packs_unlock(r);
+	/* remember what was checked; a bad segment stays first in line */
+	if (nok > 0) {
+		int64_t now = hw_now_ns() / 1000000000LL;
+		if (hw_catalog_begin(r->cat, err) < 0)
+			goto out;
+		for (size_t i = 0; i < nok; i++) {
+			s = snap_stmt(r, "UPDATE snap_segment SET verified_at = ? WHERE id = ?", err);
+			if (s == NULL) {
+				hw_catalog_rollback(r->cat);
+				goto out;
+			}
+			sqlite3_bind_int64(s, 1, now);
+			sqlite3_bind_int64(s, 2, ok_ids[i]);
+			if (snap_step_done(r, s, "verified", err) < 0) {
+				hw_catalog_rollback(r->cat);
+				goto out;
+			}
+		}
+		if (hw_catalog_commit(r->cat, err) < 0)
+			goto out;
+	}
+	ret = 1;
+out:
+	snap_packs_unlock(r);
+	if (packfd >= 0)
+		close(packfd);
+	free(packname);
+	for (size_t i = 0; i < nseg; i++)
+		free(segs[i].pack);
+	free(segs);
+	free(ok_ids);
+	return ret;
+}
