@@ -44,6 +44,10 @@ struct rfolder {
 	struct hw_msgname next;
 	struct hw_mrk_add *adds;
 	size_t nadds, cap_adds;
+	/* messages found already there: a killed restore may have put them
+	   back without their record, which finish_store then adds */
+	struct hw_mrk_add *present;
+	size_t npresent, cap_present;
 };
 
 struct rctx {
@@ -393,6 +397,9 @@ static struct rfolder *folder_get(struct rctx *c, const char *relpath, struct hw
 		f->existed = f->fd >= 0;
 		if (f->fd < 0)
 			f->fd = hw_store_make_folder(c->st, relpath, err);
+		/* a killed restore's temps and folder lock */
+		else if (!c->o->dry_run && hw_atomic_cleanup(f->fd, relpath, &e2) < 0)
+			hw_diag_warn("%s", e2.msg);
 	}
 	return f->fd >= 0 ? f : NULL;
 }
@@ -422,6 +429,16 @@ static int store_message(struct rctx *c, struct ritem *it, const void *data, siz
 		    same_content(f->fd, f->d.v[i].name, it->hash, it->size)) {
 			it->action = SNAP_PRESENT;
 			it->new_file = hw_strdup(f->d.v[i].name);
+			if (c->o->to_dir == NULL && !c->o->dry_run) {
+				struct hw_mrk_add *a;
+				HW_GROW(f->present, f->cap_present, f->npresent + 1);
+				a = &f->present[f->npresent++];
+				memset(a, 0, sizeof(*a));
+				a->file = it->new_file;
+				a->flags = c->o->keep_flags ? (uint8_t)(it->flags & ~IMAPMRK_FLAG_DELETED) : 0;
+				a->size = it->size > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)it->size;
+				a->date = it->date;
+			}
 			return 0;
 		}
 	if (c->o->dry_run) {
@@ -639,6 +656,23 @@ static int finish_store(struct rctx *c)
 			hw_diag_error("%s", ferr.msg);
 			c->failed++;
 		}
+		if (f->npresent > 0) {
+			/* present without a record: put back by a restore that was
+			   killed before its index edit */
+			struct imapmrk m;
+			imapmrk_init(&m);
+			if (imapmrk_read(f->fd, f->relpath, &m, &ferr) >= 0)
+				for (size_t j = 0; j < f->npresent; j++) {
+					bool has = false;
+					for (size_t k = 0; k < m.n && !has; k++)
+						has = strcmp(m.recs[k].filename, f->present[j].file) == 0;
+					if (has)
+						continue;
+					HW_GROW(f->adds, f->cap_adds, f->nadds + 1);
+					f->adds[f->nadds++] = f->present[j];
+				}
+			imapmrk_release(&m);
+		}
 		if (f->nadds > 0 || !f->existed) {
 			int r = hw_mrk_add(f->fd, f->relpath, f->adds, f->nadds, &ferr);
 			if (r <= 0) {
@@ -778,6 +812,7 @@ out:
 			close(c.rf[i].fd);
 		free(c.rf[i].relpath);
 		free(c.rf[i].adds);
+		free(c.rf[i].present);
 		hw_dir_release(&c.rf[i].d);
 	}
 	free(c.rf);
