@@ -292,20 +292,58 @@ static void lock_break(int dirfd, const char *lockname, const struct stat *stale
 /* the step that failed in lock_create, for the message */
 static __thread const char *lock_step = "open";
 
-/* Create the lock file with its content in one step: the line is written to
-   a temp file that is then renamed without replacing (or hard-linked, where
-   rename cannot refuse to replace) to the lock name. A run killed at any
-   moment leaves either no lock (and a temp that hw_atomic_cleanup removes)
+/* The lock with its content, from an unnamed file (O_TMPFILE) linked into
+   place: a kill at any moment leaves nothing at all. 1 taken, 0 held, -1
+   error, -2 not supported here (no O_TMPFILE or no /proc: use a temp). */
+static int lock_create_unnamed(int dirfd, const char *lockname, const char *line, size_t len)
+{
+	char proc[64];
+	int fd, r, e;
+
+	lock_step = "open";
+	fd = hw_io_openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL ? -2 : -1;
+	lock_step = "write";
+	if (hw_io_write_all(fd, line, len) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	lock_step = "link";
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	r = linkat(AT_FDCWD, proc, dirfd, lockname, AT_SYMLINK_FOLLOW);
+	e = errno;
+	close(fd);
+	errno = e;
+	if (r == 0)
+		return 1;
+	if (e == EEXIST)
+		return 0;
+	return e == ENOENT || e == EOPNOTSUPP || e == EPERM || e == EXDEV ? -2 : -1;
+}
+
+/* Create the lock file with its content in one step: from an unnamed file
+   where the file system has them; elsewhere the line is written to a temp
+   file that is then renamed without replacing (or hard-linked, where rename
+   cannot refuse to replace) to the lock name. A run killed at any moment
+   leaves either no lock (and at most a temp that hw_atomic_cleanup removes)
    or a lock that names it, which lock_is_stale recognises.
    1 taken, 0 held by someone, -1 error (errno; lock_step says which call) */
 static int lock_create(int dirfd, const char *lockname)
 {
 	char line[64];
 	int n = snprintf(line, sizeof(line), "hiwater %ld\r\n", (long)getpid());
-	char *tmp = hw_asprintf(HW_TMP_PREFIX "%ld.%08x.%s", (long)getpid(),
-				(unsigned)hw_now_ns(), lockname);
-	int fd, ret = -1, e;
+	char *tmp;
+	int fd, ret, e;
 
+	ret = lock_create_unnamed(dirfd, lockname, line, (size_t)n);
+	if (ret != -2)
+		return ret;
+	ret = -1;
+	tmp = hw_asprintf(HW_TMP_PREFIX "%ld.%08x.%s", (long)getpid(), (unsigned)hw_now_ns(),
+			  lockname);
 	lock_step = "open";
 	fd = hw_io_openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
