@@ -30,3 +30,17 @@ while [ $n -lt 40 ] && [ $found = 0 ]; do
 	[ "$(tree_hash store)" = "$before" ] || die "the store changed (kill at write $n)"
 done
 expect_exit 0 hw -c p.yaml snapshot verify
+
+# killed while it creates the repository (the first rename is its marker's):
+# the rerun creates it and leaves no temp file in the state directory
+rm -rf state
+set +e
+HIWATER_FAULT=rename:1:KILL hw -q -c p.yaml snapshot create >/dev/null 2>&1
+rc=$?
+set -e
+[ $rc -eq 137 ] || die "snapshot create was not killed at its first rename (exit $rc)"
+[ -n "$(find state -name '.hiwater-tmp.*')" ] || die "no temp left: the test no longer covers the case"
+expect_exit 0 hw -c p.yaml snapshot create
+left=$(find state store -name '.hiwater-tmp.*')
+[ -z "$left" ] || die "left after the rerun: $left"
+expect_exit 0 hw -c p.yaml snapshot verify
