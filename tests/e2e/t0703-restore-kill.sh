@@ -32,3 +32,25 @@ left=$(find store -name '.hiwater-tmp.*' -o -name IMAP.LCK)
 expect_exit 0 hw -c p.yaml index --check
 expect_exit 0 hw -c p.yaml ls "$mb"
 [ "$(out | grep -c '\.msg')" -eq $((nmsg + 4)) ] || { out >&2; die "IMAP.MRK does not list every message"; }
+
+# the same with two messages of identical content in a removed folder: each
+# file stands for one message, so both get their record on the rerun
+sub=$(cd "store/$mb" && ls -d *.IMAP | grep -v ' ' | head -n 1)
+m=$(ls "store/$mb" | grep -i '\.msg$' | head -n 1)
+cp -p "store/$mb/$m" "store/$mb/$sub/md50000990001.msg"
+cp -p "store/$mb/$m" "store/$mb/$sub/md50000990002.msg"
+expect_exit 0 hw -c p.yaml index
+expect_exit 0 hw -c p.yaml snapshot create
+nsub=$(ls "store/$mb/$sub" | grep -ci '\.msg$')
+rm -rf "store/$mb/$sub"
+expect_exit 0 hw -c p.yaml index
+set +e
+HIWATER_FAULT=rename:1:KILL hw -q -c p.yaml restore "$mb/$sub" >/dev/null 2>&1
+rc=$?
+set -e
+[ $rc -eq 137 ] || die "restore of $sub was not killed (exit $rc)"
+expect_exit 0 hw -c p.yaml restore "$mb/$sub"
+[ "$(ls "store/$mb/$sub" | grep -ci '\.msg$')" -eq "$nsub" ] || die "$sub: not every message is back"
+expect_exit 0 hw -c p.yaml ls "$mb/$sub"
+[ "$(out | grep -c '\.msg')" -eq "$nsub" ] || { out >&2; die "$sub: IMAP.MRK does not list every message"; }
+expect_exit 0 hw -c p.yaml index --check
