@@ -48,6 +48,7 @@ struct rfolder {
 	   back without their record, which finish_store then adds */
 	struct hw_mrk_add *present;
 	size_t npresent, cap_present;
+	bool *claimed;              /* d.v[i] already stands for a message */
 };
 
 struct rctx {
@@ -423,10 +424,15 @@ static int store_message(struct rctx *c, struct ritem *it, const void *data, siz
 
 	if (f == NULL || folder_list(f, err) < 0)
 		return -1;
-	/* already there (same content, any name)? */
+	/* already there (same content, any name)? One file stands for one
+	   message: two identical messages need two files */
+	if (f->claimed == NULL)
+		f->claimed = hw_calloc(f->d.n + 1, sizeof(*f->claimed));
 	for (size_t i = 0; i < f->d.n; i++)
-		if (f->d.v[i].kind == HW_ENTRY_MESSAGE && f->d.v[i].st.st_size == it->size &&
+		if (!f->claimed[i] && f->d.v[i].kind == HW_ENTRY_MESSAGE &&
+		    f->d.v[i].st.st_size == it->size &&
 		    same_content(f->fd, f->d.v[i].name, it->hash, it->size)) {
+			f->claimed[i] = true;
 			it->action = SNAP_PRESENT;
 			it->new_file = hw_strdup(f->d.v[i].name);
 			if (c->o->to_dir == NULL && !c->o->dry_run) {
@@ -813,6 +819,7 @@ out:
 		free(c.rf[i].relpath);
 		free(c.rf[i].adds);
 		free(c.rf[i].present);
+		free(c.rf[i].claimed);
 		hw_dir_release(&c.rf[i].d);
 	}
 	free(c.rf);
