@@ -19,9 +19,14 @@
  *       lists exactly the message files of its folder, and that the result
  *       equals REF (UIDVALIDITY of new indexes and write counters aside).
  *
+ *   crashcheck purged BASE STORE
+ *       list the message files of BASE that are gone from STORE
+ *
  * Options (before the mode): --purged: files of BASE missing from both REF
- * and STORE are allowed (removed by rule); --lock NAME: the folder lock name
- * (default IMAP.LCK).
+ * and STORE are allowed (removed by rule); --new-uids: records BASE did not
+ * have may have other UIDs than the clean run's (restore); --no-dir-times:
+ * dump directories without their mtime; --content-only: dump content, size
+ * and mode only; --lock NAME: the folder lock name (default IMAP.LCK).
  *
  * Every failure is one line on stderr; the exit status is 1 when any
  * invariant is broken, 2 on usage or I/O errors, 0 otherwise.
@@ -70,6 +75,9 @@ struct tree {
 
 static const char *lock_name = "IMAP.LCK";
 static bool allow_purged;
+static bool no_dir_times;
+static bool content_only;
+static bool new_uids;
 static unsigned failures;
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -225,9 +233,14 @@ static void dump(const struct tree *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		const struct ent *e = &t->v[i];
+		if (content_only) {
+			printf("%c %s %" PRIu64 " %04o %s\n", e->kind, e->hash[0] ? e->hash : "-",
+			       e->kind == K_DIR ? 0 : e->size, e->mode, e->path);
+			continue;
+		}
 		printf("%c %s %" PRIu64 " %04o %" PRIu64 " %" PRId64 " %s\n", e->kind,
 		       e->hash[0] ? e->hash : "-", e->kind == K_DIR ? 0 : e->size, e->mode,
-		       e->ino, e->mtime_ns, e->path);
+		       e->ino, e->kind == K_DIR && no_dir_times ? 0 : e->mtime_ns, e->path);
 		if (e->kind != K_MRK)
 			continue;
 		printf("  header status=%d version=%" PRIu32 " uidvalidity=%" PRIu32
@@ -288,8 +301,14 @@ static void check_strangers(const struct tree *base, const struct tree *ref,
 		}
 		if (c->kind == K_MRK || c->kind == K_HWMRK)
 			continue;
-		if (tree_find(base, c->path) == NULL && tree_find(ref, c->path) == NULL)
-			fail("%s: unexpected new entry %s (%c)", stage, c->path, c->kind);
+		if (tree_find(base, c->path) == NULL) {
+			const struct ent *r = tree_find(ref, c->path);
+			if (r == NULL)
+				fail("%s: unexpected new entry %s (%c)", stage, c->path, c->kind);
+			else if (c->kind != K_DIR && strcmp(r->hash, c->hash) != 0)
+				fail("%s: new file %s is not what the clean run wrote (%" PRIu64
+				     " bytes, clean run %" PRIu64 ")", stage, c->path, c->size, r->size);
+		}
 	}
 }
 
@@ -417,8 +436,11 @@ static void check_hwmrk(const struct tree *base, const struct tree *ref, const s
 	}
 }
 
-/* after the rerun: the same files and records as the clean run */
-static void check_like_ref(const struct tree *ref, const struct tree *cur, const char *stage)
+/* after the rerun: the same files and records as the clean run (with
+   --new-uids, records that BASE did not have may have other UIDs: a restore
+   gives UIDs in the order it writes, which a kill changes) */
+static void check_like_ref(const struct tree *base, const struct tree *ref, const struct tree *cur,
+			   const char *stage)
 {
 	for (size_t i = 0; i < ref->n; i++) {
 		const struct ent *r = &ref->v[i], *c = tree_find(cur, r->path);
@@ -434,7 +456,7 @@ static void check_like_ref(const struct tree *ref, const struct tree *cur, const
 			if (c->mrk.n != r->mrk.n)
 				fail("%s: %s has %zu records, the clean run's %zu", stage, r->path,
 				     c->mrk.n, r->mrk.n);
-			if (c->mrk.hdr.uidnext != r->mrk.hdr.uidnext)
+			if (c->mrk.hdr.uidnext != r->mrk.hdr.uidnext && !new_uids)
 				fail("%s: %s: UIDNext %" PRIu32 ", the clean run's %" PRIu32, stage,
 				     r->path, c->mrk.hdr.uidnext, r->mrk.hdr.uidnext);
 			for (size_t j = 0; j < r->mrk.n; j++) {
@@ -445,7 +467,13 @@ static void check_like_ref(const struct tree *ref, const struct tree *cur, const
 					     rr->filename);
 					continue;
 				}
-				if (cr->uid != rr->uid || cr->flags != rr->flags ||
+				bool uid_free = false;
+				if (new_uids) {
+					const struct ent *b = tree_find(base, r->path);
+					uid_free = b == NULL || b->mrk_status != 1 ||
+						   mrk_find(&b->mrk, rr->filename) == NULL;
+				}
+				if ((cr->uid != rr->uid && !uid_free) || cr->flags != rr->flags ||
 				    cr->size != rr->size || cr->date != rr->date)
 					fail("%s: %s: record of %s is uid %" PRIu32 " flags %u size %"
 					     PRIu32 " date %" PRId32 ", the clean run's uid %" PRIu32
@@ -468,8 +496,9 @@ static void check_like_ref(const struct tree *ref, const struct tree *cur, const
 
 static void usage(void)
 {
-	fputs("usage: crashcheck [--purged] [--lock NAME] dump STORE\n"
-	      "       crashcheck [...] killed BASE REF STORE\n"
+	fputs("usage: crashcheck [--no-dir-times|--content-only] dump STORE\n"
+	      "       crashcheck purged BASE STORE\n"
+	      "       crashcheck [--purged] [--new-uids] [--lock NAME] killed BASE REF STORE\n"
 	      "       crashcheck [...] rerun BASE REF KILLED STORE\n", stderr);
 	exit(2);
 }
@@ -482,6 +511,12 @@ int main(int argc, char **argv)
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--purged") == 0)
 			allow_purged = true;
+		else if (strcmp(argv[i], "--no-dir-times") == 0)
+			no_dir_times = true;
+		else if (strcmp(argv[i], "--content-only") == 0)
+			content_only = true;
+		else if (strcmp(argv[i], "--new-uids") == 0)
+			new_uids = true;
 		else if (strcmp(argv[i], "--lock") == 0 && i + 1 < argc)
 			lock_name = argv[++i];
 		else
@@ -492,6 +527,15 @@ int main(int argc, char **argv)
 	if (strcmp(argv[i], "dump") == 0 && argc - i == 2) {
 		tree_load(&cur, argv[i + 1]);
 		dump(&cur);
+		return 0;
+	}
+	if (strcmp(argv[i], "purged") == 0 && argc - i == 3) {
+		/* the message files of BASE that are gone from STORE */
+		tree_load(&base, argv[i + 1]);
+		tree_load(&cur, argv[i + 2]);
+		for (size_t j = 0; j < base.n; j++)
+			if (base.v[j].kind == K_MSG && tree_find(&cur, base.v[j].path) == NULL)
+				printf("%s\n", base.v[j].path);
 		return 0;
 	}
 	if (strcmp(argv[i], "killed") == 0 && argc - i == 4) {
@@ -514,7 +558,7 @@ int main(int argc, char **argv)
 		check_uids(&base, &cur, "the base", "after the rerun");
 		check_uids(&killed, &cur, "the killed run", "after the rerun");
 		check_hwmrk(&base, &ref, &cur, true, "after the rerun");
-		check_like_ref(&ref, &cur, "after the rerun");
+		check_like_ref(&base, &ref, &cur, "after the rerun");
 	} else {
 		usage();
 	}
