@@ -15,8 +15,8 @@ YAML
 expect_exit 0 hw -c p.yaml index
 cp -a store base
 expect_exit 0 hw -c p.yaml purge -n
-want=$(out | grep -c '\.msg') || true
-[ "$want" -gt 1 ] || { out >&2; die "the test store has nothing to purge"; }
+npurge=$(out | grep -c '\.msg') || true
+[ "$npurge" -gt 1 ] || { out >&2; die "the test store has nothing to purge"; }
 
 # the first unlink is the first purged file's, after the records are gone
 set +e
@@ -26,8 +26,8 @@ set -e
 [ $rc -eq 137 ] || die "purge was not killed at its first unlink (exit $rc)"
 expect_exit 0 hw -c p.yaml purge
 expect_exit 0 hw -c p.yaml index --check
-gone=$(cd base && find . -iname '*.msg' | while read -r f; do [ -e "store/$f" ] || echo "$f"; done)
-[ "$(echo "$gone" | grep -c .)" -eq "$want" ] || die "expected $want messages purged, got: $gone"
+gone=$(cd base && find . -iname '*.msg' | while read -r f; do [ -e "../store/$f" ] || echo "$f"; done)
+[ "$(echo "$gone" | grep -c .)" -eq "$npurge" ] || die "expected $npurge messages purged, got: $gone"
 echo "$gone" | grep -v "/Deleted Items.IMAP/" && die "purged outside Deleted Items"
 # every purged message comes back from the snapshot, byte for byte
 echo "$gone" | sed 's|^\./||' | tr '\n' '\0' | xargs -0 "$HIWATER" -q -c p.yaml restore --to rt >/dev/null
