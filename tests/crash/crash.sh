@@ -206,7 +206,11 @@ build_stale() {
 	write_cmd "$1" --store store --state state index
 }
 build_nightly() { build_stale "$1"; write_cmd "$1" -c p.yaml nightly; }
-build_purge() { mk "$1" --with-index; write_cmd "$1" -c p.yaml purge; }
+build_purge() {   # purge runs on indexed stores: the catalog knows the files
+	mk "$1" --with-index
+	(cd "$1" && "$HIWATER" -q -c p.yaml index) >/dev/null 2>&1
+	write_cmd "$1" -c p.yaml purge
+}
 build_snapshot() {
 	mk "$1" --with-index
 	"$HIWATER" -q --store "$1/store" --state "$1/state" index >/dev/null 2>&1
@@ -328,7 +332,7 @@ kill_point() {
 		n=$((n + 1))
 		run_cmd "$w"
 		rc=$?
-		if [ $rc -ne "$ref_rc" ]; then
+		if [ $rc -ne "$ref_rc" ] && { [ $n -eq "$reruns" ] || [ $rc -gt 1 ]; }; then
 			note "rerun $n exited $rc, the clean run $ref_rc"
 			tail -n 5 "$w/err" >>"$w/check"
 			ok=0
@@ -383,7 +387,11 @@ scenario() {
 	ref_rc=$?
 	dur_us=$(( ($(date +%s%N) - t0) / 1000 ))
 	n=1
-	while [ $n -lt "$reruns" ]; do n=$((n + 1)); run_cmd "$sdir/ref"; done
+	while [ $n -lt "$reruns" ]; do
+		n=$((n + 1))
+		run_cmd "$sdir/ref"
+		ref_rc=$?   # the exit of the last run is what a finished rerun gives
+	done
 	case $ref_rc in 0|1) ;; *)
 		echo "FAIL $name: the clean run exited $ref_rc"; sed 's/^/     | /' "$sdir/ref/err"
 		failures=$((failures + 1)); return 0 ;;
