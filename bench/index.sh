@@ -47,14 +47,20 @@ timeit() {
 }
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
 
-# dovecot: a throwaway user and a Maildir view made of hard links
+# dovecot: a throwaway user and a Maildir++ view made of hard links, one
+# Maildir folder per store folder (so both tools write one index per folder)
 setup_dovecot() {  # STORE DIR
 	id mailtest >/dev/null 2>&1 || useradd -M -d "$2" -s /usr/sbin/nologin mailtest
 	rm -rf "$2"
 	mkdir -p "$2/Maildir/cur" "$2/Maildir/new" "$2/Maildir/tmp" "$2/home"
-	find "$1" -type f -iname '*.msg' | awk -v d="$2/Maildir/cur" \
-		'{ printf "%s\n%s/%d.M%dP1.bench:2,\n", $0, d, 1000000000 + NR, NR }' |
-		xargs -d '\n' -n 2 ln
+	find "$1" -type f -iname '*.msg' | sort | awk -v d="$2/Maildir" -v dirs="$2/dirs.txt" '
+		{ dir = $0; sub(/\/[^\/]*$/, "", dir)
+		  if (!(dir in f)) { f[dir] = ++n; print d "/.f" n > dirs }
+		  printf "%s\n%s/.f%d/cur/%d.M%dP1.bench:2,\n", $0, d, f[dir], 1000000000 + NR, NR }' > "$2/links.txt"
+	while IFS= read -r x; do mkdir -p "$x/cur" "$x/new" "$x/tmp"; done < "$2/dirs.txt"
+	perl -e 'while (defined(my $a = <STDIN>)) { my $b = <STDIN>; chomp($a, $b);
+		link($a, $b) or die "link $a $b: $!\n" }' < "$2/links.txt"
+	rm -f "$2/links.txt" "$2/dirs.txt"
 	cat > "$2/dovecot.conf" <<EOC
 base_dir = $2/run
 state_dir = $2/state
@@ -65,7 +71,7 @@ first_valid_uid = 100
 first_valid_gid = 100
 mail_uid = mailtest
 mail_gid = mailtest
-mail_location = maildir:$2/Maildir:INDEX=$2/index:CONTROL=$2/control
+mail_location = maildir:$2/Maildir:INDEX=$2/index:CONTROL=$2/control:LAYOUT=maildir++
 userdb {
   driver = static
   args = uid=mailtest gid=mailtest home=$2/home
@@ -75,7 +81,7 @@ EOC
 	chown -R mailtest: "$2"
 }
 dove_prep() { echo "rm -rf '$1/index' '$1/control' && mkdir -p '$1/index' '$1/control' && chown mailtest: '$1/index' '$1/control'"; }
-dove_cmd() { echo "env USER=mailtest HOME=$1/home doveadm -c $1/dovecot.conf index INBOX"; }
+dove_cmd() { echo "env USER=mailtest HOME=$1/home doveadm -c $1/dovecot.conf index '*'"; }
 
 peak_rss_kb() {  # CMD...: peak RSS of CMD in KiB
 	if command -v /usr/bin/time >/dev/null; then

@@ -121,6 +121,12 @@ int cmd_find(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("find takes no arguments: use --folder FOLDER");
+	{
+		/* the policy may name the store (and the state) */
+		const struct hw_policy *pol;
+		if (cli_policy_load(&pol) > 1)
+			return HW_EXIT_CONFIG;
+	}
 	if (cli.store != NULL && *cli.store != '\0') {
 		st = cli_store_open(&ex);
 		if (st == NULL)

@@ -21,12 +21,15 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "../defrag/defrag.h"
 #include "../policy/policy.h"
 
 #if defined(__has_include)
@@ -46,6 +49,9 @@ static const char usage[] =
 	"The scheduled maintenance job, in order: snapshot, purge, index, defrag and\n"
 	"relayout, log rotation, snapshot prune, snapshot verify, quota report.\n"
 	"Runs within the policy's window and stops cleanly at its end.\n"
+	"Defrag and relayout take the folders over the policy's defrag thresholds\n"
+	"(unset: hiwater frag's verdicts), worst first, within the window and the\n"
+	"budget; the next run continues where one stopped. Logs: the policy's logs.\n"
 	"\n"
 	"  -n, --dry-run     print the plan with a reason for every action; change nothing\n"
 	"  --ignore-window   run now even outside the policy's window (a manual run)\n"
@@ -67,6 +73,66 @@ struct step {
 	uint64_t bytes;       /* bytes reclaimed (purge, logs, prune) */
 };
 
+/* Figures of a step beyond its count and bytes: in the JSON report under the
+   step's "figures" and in hiwater.prom as hiwater_nightly_STEP_NAME. Every
+   figure is written on every run (0 when the step did not get that far), so
+   that the series do not come and go. */
+enum fig {
+	FIG_DEFRAG_FOLDERS_MEASURED, FIG_DEFRAG_FOLDERS_SELECTED, FIG_DEFRAG_FOLDERS_DONE,
+	FIG_DEFRAG_FILES_REWRITTEN, FIG_DEFRAG_FILES_SKIPPED, FIG_DEFRAG_FILES_RECENT,
+	FIG_DEFRAG_REWRITTEN_BYTES, FIG_DEFRAG_FRAGMENTS_BEFORE, FIG_DEFRAG_FRAGMENTS_AFTER,
+	FIG_DEFRAG_FPF_BEFORE, FIG_DEFRAG_FPF_AFTER, FIG_DEFRAG_LAYOUT_BEFORE,
+	FIG_DEFRAG_LAYOUT_AFTER, FIG_DEFRAG_STOPPED,
+	FIG_LOGS_FILES_COMPRESSED, FIG_LOGS_FILES_DELETED, FIG_LOGS_FILES_KEPT_TODAY,
+	FIG_LOGS_COMPRESSED_INPUT_BYTES, FIG_LOGS_COMPRESSED_OUTPUT_BYTES, FIG_LOGS_DELETED_BYTES,
+	FIG_LOGS_RECLAIMED_BYTES, FIG_LOGS_ERRORS,
+	FIG_MAX
+};
+static const struct {
+	const char *step, *name, *help;
+	int decimals;
+} figures[FIG_MAX] = {
+	[FIG_DEFRAG_FOLDERS_MEASURED] = { "defrag", "folders_measured", "Folders measured (FIEMAP).", 0 },
+	[FIG_DEFRAG_FOLDERS_SELECTED] = { "defrag", "folders_selected",
+		"Folders over the defrag or relayout thresholds.", 0 },
+	[FIG_DEFRAG_FOLDERS_DONE] = { "defrag", "folders_done",
+		"Selected folders gone through to the end.", 0 },
+	[FIG_DEFRAG_FILES_REWRITTEN] = { "defrag", "files_rewritten",
+		"Message files rewritten (would be, in a dry run).", 0 },
+	[FIG_DEFRAG_FILES_SKIPPED] = { "defrag", "files_skipped",
+		"Files left as they were: changed, locked, hard-linked, no space, errors.", 0 },
+	[FIG_DEFRAG_FILES_RECENT] = { "defrag", "files_recent",
+		"Files left because they were written in the last minute.", 0 },
+	[FIG_DEFRAG_REWRITTEN_BYTES] = { "defrag", "rewritten_bytes", "Bytes of the files rewritten.", 0 },
+	[FIG_DEFRAG_FRAGMENTS_BEFORE] = { "defrag", "fragments_before",
+		"Fragments of the files in the selected folders, before.", 0 },
+	[FIG_DEFRAG_FRAGMENTS_AFTER] = { "defrag", "fragments_after",
+		"Fragments of the files in the selected folders, after.", 0 },
+	[FIG_DEFRAG_FPF_BEFORE] = { "defrag", "fragments_per_file_before",
+		"Fragments per file in the selected folders, before (1 is perfect).", 2 },
+	[FIG_DEFRAG_FPF_AFTER] = { "defrag", "fragments_per_file_after",
+		"Fragments per file in the selected folders, after.", 2 },
+	[FIG_DEFRAG_LAYOUT_BEFORE] = { "defrag", "layout_score_before",
+		"Layout score of the selected folders, before (1 is one sequential sweep).", 2 },
+	[FIG_DEFRAG_LAYOUT_AFTER] = { "defrag", "layout_score_after",
+		"Layout score of the selected folders, after.", 2 },
+	[FIG_DEFRAG_STOPPED] = { "defrag", "stopped",
+		"1 when the window's end or the budget stopped it (the next run continues).", 0 },
+	[FIG_LOGS_FILES_COMPRESSED] = { "logs", "files_compressed", "Log files compressed.", 0 },
+	[FIG_LOGS_FILES_DELETED] = { "logs", "files_deleted",
+		"Log files deleted (older than max_age, or beyond max_total).", 0 },
+	[FIG_LOGS_FILES_KEPT_TODAY] = { "logs", "files_kept_today",
+		"Log files of the current day, never touched.", 0 },
+	[FIG_LOGS_COMPRESSED_INPUT_BYTES] = { "logs", "compressed_input_bytes",
+		"Bytes of the log files compressed.", 0 },
+	[FIG_LOGS_COMPRESSED_OUTPUT_BYTES] = { "logs", "compressed_output_bytes",
+		"Bytes of their compressed copies.", 0 },
+	[FIG_LOGS_DELETED_BYTES] = { "logs", "deleted_bytes", "Bytes of the log files deleted.", 0 },
+	[FIG_LOGS_RECLAIMED_BYTES] = { "logs", "reclaimed_bytes",
+		"Bytes freed by compression and deletion.", 0 },
+	[FIG_LOGS_ERRORS] = { "logs", "errors", "Log files that could not be handled.", 0 },
+};
+
 struct nightly {
 	const struct hw_policy *pol;
 	struct hw_store *st;
@@ -76,6 +142,7 @@ struct nightly {
 	time_t deadline;       /* 0: none */
 	struct hw_buf plan;    /* -n: one line per action */
 	struct step *snapshot; /* for purge's "never after a failed snapshot" */
+	double fig[FIG_MAX];
 };
 
 static void step_set(struct step *s, enum step_status status, const char *fmt, ...)
@@ -292,29 +359,414 @@ out:
 #endif
 }
 
+/* ---- defrag and relayout ----
+ * Every folder is measured (FIEMAP, as hiwater frag does); a folder whose
+ * layout score is below defrag.min_layout_score (and that has enough files
+ * for the score to mean something) is relaid out, one whose files average
+ * more than defrag.max_fragments fragments is defragged; unset thresholds
+ * are the verdict thresholds of hiwater frag. The folder where the last run
+ * stopped goes first (from where it stopped), then the worst first, until
+ * the window's end or the budget, whichever comes first. Where it stops is
+ * kept in the catalog (defrag_resume_put), one point for the nightly cycle:
+ * the other kind's point is cleared, and a finished cycle clears both.
+ */
+struct defrag_pick {
+	char *relpath;
+	bool relayout;
+	bool resumed;       /* the last run stopped in it: it goes first */
+	double badness;
+	char why[200];
+};
+
+static int pick_cmp(const void *a, const void *b)
+{
+	const struct defrag_pick *x = a, *y = b;
+
+	if (x->resumed != y->resumed)
+		return x->resumed ? -1 : 1;
+	if (x->badness != y->badness)
+		return x->badness > y->badness ? -1 : 1;
+	return strcmp(x->relpath, y->relpath);
+}
+
+/* the thresholds and, when it is one, why the folder is picked; 0 not */
+static int defrag_pick_folder(const struct defrag_folder *f, double max_frag, double min_score,
+			      struct defrag_pick *p)
+{
+	bool relayout, defrag;
+	char more[96] = "";
+
+	if (f->unsupported || f->nfiles == 0)
+		return 0;
+	relayout = f->nfiles >= DEFRAG_RELAYOUT_MIN_FILES && f->layout_score < min_score;
+	defrag = f->frag_per_file > max_frag;
+	if (!relayout && !defrag)
+		return 0;
+	p->relayout = relayout;
+	p->badness = defrag_folder_badness(f);
+	if (relayout) {
+		/* relayout also makes every fragmented file whole */
+		if (defrag)
+			snprintf(more, sizeof(more), "; %.2f fragments per file > %.2f",
+				 f->frag_per_file, max_frag);
+		snprintf(p->why, sizeof(p->why), "relayout: layout score %.2f < %.2f%s (%zu files)",
+			 f->layout_score, min_score, more, f->nfiles);
+	} else {
+		snprintf(p->why, sizeof(p->why), "defrag: %.2f fragments per file > %.2f (%zu of %zu "
+			 "%s in pieces)", f->frag_per_file, max_frag, f->fragmented_files,
+			 f->nfiles, f->nfiles == 1 ? "file" : "files");
+	}
+	return 1;
+}
+
+/* the resume point, without creating anything under -n: 1 found, 0 none */
+static int defrag_resume_read(struct nightly *n, struct hw_catalog *cat, bool *relayout_r,
+			      char **folder_r, char **after_r, struct hw_error *err)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	*folder_r = *after_r = NULL;
+	if (n->dry_run) {
+		/* defrag_resume_get creates its table on first use */
+		if (hw_catalog_prepare(cat, "SELECT 1 FROM sqlite_master WHERE type = 'table'"
+				       " AND name = 'defrag_resume'", &st, err) < 0)
+			return -1;
+		r = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (r != SQLITE_ROW)
+			return 0;
+	}
+	for (int k = 0; k < 2; k++) {
+		r = defrag_resume_get(cat, k == 1, folder_r, after_r, err);
+		if (r != 0) {
+			*relayout_r = k == 1;
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* one resume point for the nightly cycle: where it stopped (under that
+   folder's kind, the other kind's cleared), or none once the cycle is done */
+static int defrag_resume_keep(struct hw_catalog *cat, const struct defrag_pick *picks,
+			      size_t npicks, const struct defrag_stats *ds, struct hw_error *err)
+{
+	bool kind = false;
+
+	if (!ds->stopped)
+		return defrag_resume_put(cat, false, NULL, NULL, err) < 0 ||
+		       defrag_resume_put(cat, true, NULL, NULL, err) < 0 ? -1 : 1;
+	for (size_t i = 0; i < npicks; i++)
+		if (strcmp(picks[i].relpath, ds->stopped_folder) == 0)
+			kind = picks[i].relayout;
+	if (defrag_resume_put(cat, kind, ds->stopped_folder, ds->stopped_after, err) < 0 ||
+	    defrag_resume_put(cat, !kind, NULL, NULL, err) < 0)
+		return -1;
+	return 1;
+}
+
+#ifdef HW_HAVE_INDEXER
+/* The donors made and removed beside the messages moved the folders'
+   directory mtimes: the catalog's stamps no longer hold, so quota would
+   list every rewritten folder and the next index run check each one again.
+   Stamp them now (the files are the same: no header is read). */
+static void defrag_restamp(struct nightly *n, struct hw_catalog *cat,
+			   const struct hw_folder_list *fl)
+{
+	struct indexer_opts o = INDEXER_OPTS_INIT;
+	struct indexer_stats st = { 0 };
+	struct hw_error err;
+
+	o.jobs = cli.jobs;
+	if (indexer_run(n->st, cat, fl, &o, NULL, NULL, &st, &err) < 0)
+		hw_diag_warn("defrag: stamping the rewritten folders in the catalog: %s", err.msg);
+}
+#endif
+
+static int quiet_secs(void)
+{
+	const char *q = getenv("HIWATER_DEFRAG_QUIET_SECS");   /* tests: fresh files count as old */
+
+	return q != NULL ? atoi(q) : DEFRAG_QUIET_SECS;
+}
+
 static void step_defrag(struct nightly *n, struct step *s)
 {
-	/* wire to defrag/defrag.h (folders over defrag.max_fragments or under
-	   defrag.min_layout_score, until n->deadline, at defrag.max_rate) once it
-	   is on main */
-	step_set(s, ST_NOT_AVAILABLE, "not available: this build has no defrag module");
-	if (n->dry_run)
-		plan_add(n, "defrag", "not available in this build");
+	const struct hw_policy_defrag *pd = n->pol != NULL ? &n->pol->defrag : NULL;
+	double max_frag = pd != NULL && pd->has_max_fragments ? pd->max_fragments
+							      : DEFRAG_WORTH_DEFRAG;
+	double min_score = pd != NULL && pd->has_min_layout_score ? pd->min_layout_score
+								  : DEFRAG_WORTH_RELAYOUT;
+	struct defrag_opts o = DEFRAG_OPTS_INIT;
+	struct defrag_stats ds = { 0 };
+	struct defrag_pick *picks = NULL;
+	struct hw_folder_list fl, touched;
+	struct hw_catalog *cat = NULL;
+	struct hw_error err;
+	char *rfolder = NULL, *rafter = NULL, *catpath = NULL, until[32] = "";
+	bool rrelayout = false, measure_stopped = false;
+	size_t npicks = 0, cap = 0, measured = 0, done = 0, nrelayout = 0, skipped = 0;
+	time_t end = n->deadline;
+	double t_end;
+	int r;
+
+	hw_folder_list_init(&fl);
+	hw_folder_list_init(&touched);
+	if (pd != NULL && pd->has_budget && pd->budget > 0 &&
+	    (end == 0 || time(NULL) + (time_t)pd->budget < end))
+		end = time(NULL) + (time_t)pd->budget;
+	if (end > 0) {
+		struct tm tm;
+		localtime_r(&end, &tm);
+		strftime(until, sizeof(until), "%H:%M", &tm);
+	}
+	catpath = hw_path_join(n->state, HW_CATALOG_NAME);
+	if ((!n->dry_run || access(catpath, F_OK) == 0) &&
+	    (hw_catalog_open(n->state, &cat, &err) < 0 ||
+	     defrag_resume_read(n, cat, &rrelayout, &rfolder, &rafter, &err) < 0)) {
+		step_set(s, ST_FAILED, "%s", err.msg);
+		goto out;
+	}
+	if (hw_store_folders(n->st, NULL, 0, &fl, NULL, &err) < 0) {
+		step_set(s, ST_FAILED, "%s", err.msg);
+		goto out;
+	}
+
+	/* measure; a dry run measures everything (it has no window to keep) */
+	for (size_t i = 0; i < fl.n; i++) {
+		struct defrag_folder f;
+		struct defrag_pick p = { 0 };
+		struct hw_error ferr;
+		int fd;
+
+		if (!n->dry_run && end > 0 && time(NULL) >= end) {
+			measure_stopped = true;
+			break;
+		}
+		if ((fd = hw_store_open_folder(n->st, fl.v[i].relpath, &ferr)) < 0) {
+			hw_diag_error("defrag: %s", ferr.msg);
+			continue;
+		}
+		defrag_folder_init(&f);
+		r = defrag_folder_measure(fd, fl.v[i].relpath, false, &f, &ferr);
+		close(fd);
+		if (r < 0)
+			hw_diag_error("defrag: %s", ferr.msg);
+		else
+			measured++;
+		if (r > 0 && defrag_pick_folder(&f, max_frag, min_score, &p)) {
+			p.relpath = hw_strdup(fl.v[i].relpath);
+			p.resumed = rfolder != NULL && strcmp(p.relpath, rfolder) == 0;
+			HW_GROW(picks, cap, npicks + 1);
+			picks[npicks++] = p;
+		}
+		defrag_folder_release(&f);
+	}
+	hw_sort(picks, npicks, sizeof(*picks), pick_cmp);
+	for (size_t i = 0; i < npicks; i++)
+		nrelayout += picks[i].relayout;
+	n->fig[FIG_DEFRAG_FOLDERS_MEASURED] = (double)measured;
+	n->fig[FIG_DEFRAG_FOLDERS_SELECTED] = (double)npicks;
+	if (measure_stopped) {
+		step_set(s, ST_WARN, "stopped at the window's end while measuring (%zu of %zu "
+			 "folders); nothing rewritten", measured, fl.n);
+		goto out;
+	}
+	if (n->dry_run) {
+		if (rfolder != NULL)
+			plan_add(n, "defrag", "%s first: the last run stopped there%s%s", rfolder,
+				 rafter != NULL ? ", after " : "", rafter != NULL ? rafter : "");
+		if (npicks == 0)
+			plan_add(n, "defrag", "nothing: no folder over the thresholds (%.2f fragments "
+				 "per file, layout score %.2f)", max_frag, min_score);
+		else if (until[0] != '\0')
+			plan_add(n, "defrag", "worst first, until %s (what does not fit is done by "
+				 "the next run)", until);
+	}
+
+	o.max_rate = pd != NULL ? (double)pd->max_rate : 0;
+	o.quiet_secs = quiet_secs();
+	o.dry_run = n->dry_run;
+	/* the library's clock is the monotonic one */
+	t_end = end > 0 ? hw_monotonic() + (double)(end - time(NULL)) : 0;
+	o.deadline = n->dry_run ? 0 : t_end;
+	for (size_t i = 0; i < npicks && !ds.stopped; i++) {
+		struct defrag_pick *p = &picks[i];
+		struct hw_error ferr;
+		size_t rewritten = ds.rewritten, would = ds.outcome[DEFRAG_DONE];
+		int fd;
+
+		if (o.deadline > 0 && hw_monotonic() >= o.deadline) {
+			/* stopped before this folder's first file */
+			ds.stopped = true;
+			ds.stopped_folder = hw_strdup(p->relpath);
+			break;
+		}
+		if ((fd = hw_store_open_folder(n->st, p->relpath, &ferr)) < 0) {
+			hw_diag_error("defrag: %s", ferr.msg);
+			continue;
+		}
+		o.relayout = p->relayout;
+		o.resume_after = rfolder != NULL && strcmp(p->relpath, rfolder) == 0 &&
+				 rrelayout == p->relayout ? rafter : NULL;
+		r = defrag_folder_run(fd, p->relpath, &o, &ds, &ferr);
+		close(fd);
+		if (!n->dry_run) {
+			HW_GROW(touched.v, touched.cap, touched.n + 1);
+			hw_folder_fill(&touched.v[touched.n++], p->relpath);
+		}
+		if (r < 0) {
+			hw_diag_error("defrag: %s", ferr.msg);
+			continue;
+		}
+		if (!ds.stopped)
+			done++;
+		if (n->dry_run)
+			plan_add(n, "defrag", "%s: %s; %zu %s would be rewritten", p->relpath, p->why,
+				 ds.outcome[DEFRAG_DONE] - would,
+				 ds.outcome[DEFRAG_DONE] - would == 1 ? "file" : "files");
+		else if (cli.verbose > 0)
+			hw_diag_info("defrag: %s: %s; %zu files rewritten", p->relpath, p->why,
+				     ds.rewritten - rewritten);
+	}
+	if (cat != NULL && !n->dry_run && defrag_resume_keep(cat, picks, npicks, &ds, &err) < 0)
+		hw_diag_error("defrag: %s", err.msg);
+#ifdef HW_HAVE_INDEXER
+	if (cat != NULL && touched.n > 0)
+		defrag_restamp(n, cat, &touched);
+#endif
+
+	for (int k = 0; k < DEFRAG_SKIP_MAX; k++)
+		/* a file written in the last minute is normal on a live server:
+		   the next run takes it */
+		if (defrag_skip_is_finding((enum defrag_skip)k) && k != DEFRAG_SKIP_RECENT)
+			skipped += ds.outcome[k];
+	s->count = n->dry_run ? ds.outcome[DEFRAG_DONE] : ds.rewritten;
+	n->fig[FIG_DEFRAG_FOLDERS_DONE] = (double)done;
+	n->fig[FIG_DEFRAG_FILES_REWRITTEN] = (double)s->count;
+	n->fig[FIG_DEFRAG_FILES_SKIPPED] = (double)skipped;
+	n->fig[FIG_DEFRAG_FILES_RECENT] = (double)ds.outcome[DEFRAG_SKIP_RECENT];
+	n->fig[FIG_DEFRAG_REWRITTEN_BYTES] = (double)ds.bytes;
+	n->fig[FIG_DEFRAG_FRAGMENTS_BEFORE] = (double)ds.frags_before;
+	n->fig[FIG_DEFRAG_FRAGMENTS_AFTER] = (double)ds.frags_after;
+	n->fig[FIG_DEFRAG_FPF_BEFORE] = ds.files_before > 0 ?
+		(double)ds.frags_before / (double)ds.files_before : 1.0;
+	n->fig[FIG_DEFRAG_FPF_AFTER] = ds.files_after > 0 ?
+		(double)ds.frags_after / (double)ds.files_after : 1.0;
+	n->fig[FIG_DEFRAG_LAYOUT_BEFORE] = ds.pairs_before > 0 ?
+		(double)ds.adjacent_before / (double)ds.pairs_before : 1.0;
+	n->fig[FIG_DEFRAG_LAYOUT_AFTER] = ds.pairs_after > 0 ?
+		(double)ds.adjacent_after / (double)ds.pairs_after : 1.0;
+	n->fig[FIG_DEFRAG_STOPPED] = ds.stopped;
+	if (npicks == 0) {
+		step_set(s, ST_OK, "%zu folders measured, none over the thresholds (%.2f fragments "
+			 "per file, layout score %.2f)", measured, max_frag, min_score);
+	} else if (n->dry_run) {
+		step_set(s, ST_OK, "%zu of %zu folders over the thresholds (%zu relayout, %zu "
+			 "defrag): %zu files would be rewritten", npicks, measured, nrelayout,
+			 npicks - nrelayout, ds.outcome[DEFRAG_DONE]);
+	} else {
+		char size[32];
+		hw_format_size(ds.bytes, size, sizeof(size));
+		step_set(s, skipped > 0 || ds.stopped ? ST_WARN : ST_OK,
+			 "%zu of %zu folders over the thresholds (%zu relayout, %zu defrag): %zu files "
+			 "rewritten (%s), %zu skipped; fragments per file %.2f -> %.2f, layout %.2f -> "
+			 "%.2f%s%s%s", npicks, measured, nrelayout, npicks - nrelayout, ds.rewritten,
+			 size, skipped + ds.outcome[DEFRAG_SKIP_RECENT],
+			 n->fig[FIG_DEFRAG_FPF_BEFORE], n->fig[FIG_DEFRAG_FPF_AFTER],
+			 n->fig[FIG_DEFRAG_LAYOUT_BEFORE], n->fig[FIG_DEFRAG_LAYOUT_AFTER],
+			 ds.stopped ? "; stopped in " : "", ds.stopped ? ds.stopped_folder : "",
+			 ds.stopped ? ", the next run continues there" : "");
+	}
+out:
+	for (size_t i = 0; i < npicks; i++)
+		free(picks[i].relpath);
+	free(picks);
+	free(rfolder);
+	free(rafter);
+	free(catpath);
+	defrag_stats_release(&ds);
+	hw_folder_list_release(&touched);
+	hw_folder_list_release(&fl);
+	hw_catalog_free(&cat);
+}
+
+/* ---- logs ---- */
+static void logs_report(void *ctx, const char *name, enum logs_action a, const char *why,
+			uint64_t before, uint64_t after)
+{
+	struct nightly *n = ctx;
+
+	(void)after;
+	if (n->dry_run && a != LOGS_KEEP_TODAY)
+		plan_add(n, "logs", "%s %s: %s (%" PRIu64 " bytes)",
+			 a == LOGS_COMPRESS ? "compress" : a == LOGS_FINISH ? "finish" :
+			 a == LOGS_DELETE_AGE || a == LOGS_DELETE_TOTAL ? "delete" :
+			 logs_action_name(a), name, why, before);
 }
 
 static void step_logs(struct nightly *n, struct step *s)
 {
+	const struct hw_policy_logs *pl;
+	struct logs_opts o = { .compress = LOGS_ZSTD, .keep_days = 1, .max_age = -1 };
+	struct logs_stats ls = { 0 };
+	struct hw_error err;
+	char in[32], out[32], del[32];
+	uint64_t reclaimed;
+
 	if (n->pol == NULL || !n->pol->logs.has_dir) {
 		step_set(s, ST_SKIPPED, "no logs.dir in the policy");
 		if (n->dry_run)
 			plan_add(n, "logs", "nothing: no logs.dir in the policy");
 		return;
 	}
-	/* wire to the layout module's log rotation once it is on main */
-	step_set(s, ST_NOT_AVAILABLE, "not available: this build has no log rotation module");
-	if (n->dry_run)
-		plan_add(n, "logs", "not available in this build (would rotate %s)",
-			 n->pol->logs.dir);
+	pl = &n->pol->logs;
+	if (pl->compress != NULL && strcmp(pl->compress, "gzip") == 0)
+		o.compress = LOGS_GZIP;
+	if (pl->has_keep_days)
+		o.keep_days = (int)pl->keep_days;
+	if (pl->compress != NULL && strcmp(pl->compress, "none") == 0)
+		o.keep_days = INT_MAX;   /* nothing is old enough to compress */
+	if (pl->has_max_age && pl->max_age > 0)
+		o.max_age = (int)(pl->max_age / 86400);   /* logs_run counts whole days */
+	if (pl->has_max_total)
+		o.max_total = pl->max_total;
+	o.dry_run = n->dry_run;
+	o.report = logs_report;
+	o.report_ctx = n;
+	if (logs_run(pl->dir, &o, &ls, &err) < 0) {
+		step_set(s, ST_FAILED, "%s", err.msg);
+		return;
+	}
+	reclaimed = (ls.bytes_in > ls.bytes_out ? ls.bytes_in - ls.bytes_out : 0) +
+		    ls.bytes_deleted;
+	s->count = ls.compressed + ls.deleted;
+	s->bytes = n->dry_run ? 0 : reclaimed;
+	n->fig[FIG_LOGS_FILES_COMPRESSED] = (double)ls.compressed;
+	n->fig[FIG_LOGS_FILES_DELETED] = (double)ls.deleted;
+	n->fig[FIG_LOGS_FILES_KEPT_TODAY] = (double)ls.kept_today;
+	n->fig[FIG_LOGS_COMPRESSED_INPUT_BYTES] = (double)ls.bytes_in;
+	n->fig[FIG_LOGS_COMPRESSED_OUTPUT_BYTES] = (double)ls.bytes_out;
+	n->fig[FIG_LOGS_DELETED_BYTES] = (double)ls.bytes_deleted;
+	n->fig[FIG_LOGS_RECLAIMED_BYTES] = (double)s->bytes;
+	n->fig[FIG_LOGS_ERRORS] = (double)ls.errors;
+	hw_format_size(ls.bytes_in, in, sizeof(in));
+	hw_format_size(ls.bytes_out, out, sizeof(out));
+	hw_format_size(ls.bytes_deleted, del, sizeof(del));
+	if (n->dry_run) {
+		if (ls.compressed + ls.deleted + ls.finished == 0)
+			plan_add(n, "logs", "nothing in %s: no log old enough", pl->dir);
+		step_set(s, ST_OK, "would compress %zu files (%s), delete %zu (%s); %zu of today "
+			 "kept", ls.compressed, in, ls.deleted, del, ls.kept_today);
+		return;
+	}
+	hw_format_size(reclaimed, del, sizeof(del));
+	step_set(s, ls.errors > 0 ? ST_FAILED : ls.mismatches > 0 ? ST_WARN : ST_OK,
+		 "%zu files compressed (%s -> %s), %zu deleted, %zu of today kept; %s reclaimed%s",
+		 ls.compressed, in, out, ls.deleted, ls.kept_today, del,
+		 ls.errors > 0 ? "; errors on some files" : ls.mismatches > 0 ?
+		 "; mismatching pairs left alone" : "");
 }
 
 #ifdef HW_HAVE_SNAPSHOT
@@ -504,6 +956,15 @@ static void report_json(struct hw_buf *b, const struct nightly *n, const struct 
 		hw_buf_addf(b, ",\"seconds\":%.3f,\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
 			    ",\"detail\":", sv[i].seconds, sv[i].count, sv[i].bytes);
 		hw_json_escape(b, sv[i].detail);
+		for (int f = 0, first = 1; f < FIG_MAX; f++) {
+			if (strcmp(figures[f].step, sv[i].name) != 0)
+				continue;
+			hw_buf_addf(b, "%s\"%s\":%.*f", first ? ",\"figures\":{" : ",",
+				    figures[f].name, figures[f].decimals, n->fig[f]);
+			first = 0;
+			if (f + 1 == FIG_MAX || strcmp(figures[f + 1].step, sv[i].name) != 0)
+				hw_buf_addc(b, '}');
+		}
 		hw_buf_addc(b, '}');
 	}
 	hw_buf_adds(b, "]");
@@ -557,6 +1018,11 @@ static void report_prom(struct hw_buf *b, const struct nightly *n, const struct 
 			    sv[i].name, sv[i].bytes);
 		reclaimed += sv[i].bytes;
 	}
+	for (int f = 0; f < FIG_MAX; f++)
+		hw_buf_addf(b, "# HELP hiwater_nightly_%s_%s %s\n# TYPE hiwater_nightly_%s_%s gauge\n"
+			    "hiwater_nightly_%s_%s %.*f\n", figures[f].step, figures[f].name,
+			    figures[f].help, figures[f].step, figures[f].name, figures[f].step,
+			    figures[f].name, figures[f].decimals, n->fig[f]);
 	hw_buf_addf(b, "# HELP hiwater_nightly_bytes_reclaimed Bytes freed by the last run.\n"
 		    "# TYPE hiwater_nightly_bytes_reclaimed gauge\n"
 		    "hiwater_nightly_bytes_reclaimed %" PRIu64 "\n", reclaimed);
@@ -570,7 +1036,6 @@ static void report_prom(struct hw_buf *b, const struct nightly *n, const struct 
 		    "# TYPE hiwater_nightly_last_success_timestamp_seconds gauge\n"
 		    "hiwater_nightly_last_success_timestamp_seconds %lld\n",
 		    ex < HW_EXIT_PARTIAL ? (long long)finished : last_success);
-	(void)n;
 }
 
 static int write_reports(const struct nightly *n, const char *json, const char *prom)

@@ -930,8 +930,13 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 		for (size_t k = 0; k < nb; k++) {
 			struct job *j = &jobs[k];
 			/* a file already copied into the batch donor is finished
-			   (a verify and a swap); nothing new is started */
-			if (o->deadline > 0 && hw_monotonic() >= o->deadline && !j->in_batch) {
+			   (a verify and a swap), and a file already decided (nothing
+			   to gain, skipped) is reported; nothing new is started.
+			   Stopping at a decided file would throw away the copies
+			   after it, and a budget shorter than a batch fill would
+			   never get past the folder's first files. */
+			if (o->deadline > 0 && hw_monotonic() >= o->deadline && j->needs &&
+			    !j->in_batch) {
 				s->stopped = true;
 				free(s->stopped_folder);
 				free(s->stopped_after);
