@@ -13,7 +13,8 @@
  * (SHORT: a write that writes half and returns the short count). N may be
  * "*" to fail every call of the kind. OP "any" counts the calls of every
  * kind together. ERR KILL sends the process SIGKILL just before the call
- * (the crash harness, tests/crash/, uses "any:N:KILL").
+ * (the crash harness, tests/crash/, uses "any:N:KILL"). With
+ * HIWATER_FAULT_LOG=FILE each injected failure appends "OP N" to FILE.
  *
  * The wrappers keep POSIX semantics (return value and errno); hw_io_write_all
  * loops over short writes and EINTR.
