@@ -18,3 +18,6 @@ crash: $(BUILD)/hiwater $(BENCH_BIN) $(CRASHCHECK)
 	@$(CRASH_ENV) sh tests/crash/crash.sh --long $(if $(CRASH_SEED),--seed $(CRASH_SEED))
 
 -include $(BUILD)/tests/crash/crashcheck.d
+
+# the fault tests (tests/e2e/t071N-faults-*.sh) run crash.sh --faults
+e2e: $(CRASHCHECK)

@@ -2,7 +2,7 @@
 # crash.sh - kill every mutating command at seeded moments and check that
 # nothing was lost (tests/crash/README.md says what is checked and why).
 #
-#   sh tests/crash/crash.sh [--short | --long] [--seed S] [--only NAME] [-v]
+#   sh tests/crash/crash.sh [--short | --long] [--faults] [--seed S] [--only NAME,...] [-v]
 #
 # Needs HIWATER, MKSTORE and CRASHCHECK (set by crash.mk). For each scenario
 # (a generated store and one command), a clean run on a copy of the store
@@ -22,20 +22,25 @@
 #     the clean run's;
 #   - a further run must be a no-op: a dump of the store (content, inode,
 #     mtime of every entry) does not change.
+# --faults: instead of kills, make each write, fsync, rename, fallocate and
+# unlink fail in turn (ENOSPC, EIO, short writes) through HIWATER_FAULT; the
+# run must fail with exit 2 or 74 and a message naming the operation and the
+# path, then the same checks as after a kill (tests/e2e/t071N-faults-*.sh).
 # Prints one line per scenario and a summary; exits 1 on any failure (work
 # directories of failed kill points are kept and named).
 set -u
 
 : "${HIWATER:?set HIWATER}" "${MKSTORE:?set MKSTORE}" "${CRASHCHECK:?set CRASHCHECK}"
-mode=short seed=${CRASH_SEED:-1} only= verbose=0
+mode=short seed=${CRASH_SEED:-1} only= verbose=0 faults=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--short) mode=short ;;
 	--long) mode=long ;;
 	--seed) seed=$2; shift ;;
-	--only) only=$2; shift ;;
+	--only) only=$(echo "$2" | tr ',' ' '); shift ;;
+	--faults) faults=1 ;;
 	-v) verbose=1 ;;
-	*) echo "usage: crash.sh [--short|--long] [--seed S] [--only NAME] [-v]" >&2; exit 64 ;;
+	*) echo "usage: crash.sh [--short|--long] [--faults] [--seed S] [--only NAME,...] [-v]" >&2; exit 64 ;;
 	esac
 	shift
 done
@@ -57,6 +62,7 @@ fi
 top_fast=$(mktemp -d "$fast/hiwater-crash.XXXXXX") || exit 74
 top_disk=$(mktemp -d "$disk/hiwater-crash.XXXXXX") || exit 74
 kill_points=0 kills_io=0 kills_timed=0 finished=0 failures=0 failed_dirs=
+fault_points=0 absorbed=0 missed=0
 rng=$seed
 summary=
 
@@ -205,7 +211,14 @@ build_stale() {
 	perturb "$1"
 	write_cmd "$1" --store store --state state index
 }
-build_nightly() { build_stale "$1"; write_cmd "$1" -c p.yaml nightly; }
+build_nightly() {
+	build_stale "$1"
+	# no max_messages rule here: the deliveries perturb makes are copies,
+	# and which of two equal arrival dates survives a cap depends on UIDs,
+	# which differ between histories (purge covers the cap)
+	sed -i '/max_messages/d' "$1/p.yaml"
+	write_cmd "$1" -c p.yaml nightly
+}
 build_purge() {   # purge runs on indexed stores: the catalog knows the files
 	mk "$1" --with-index
 	(cd "$1" && "$HIWATER" -q -c p.yaml index) >/dev/null 2>&1
@@ -256,6 +269,24 @@ build_logs() {
 	write_cmd "$1" --state state logs --dir logs --keep-days 1 --max-age 4
 }
 
+# rerun_fixpoint DIR: run until a run changes nothing in the store (at most
+# 4 runs); each run must exit 0 or 1; $rc is the last run's exit
+rerun_fixpoint() {
+	"$CRASHCHECK" --content-only dump "$1/$tree" > "$1/fix0"
+	for i in 1 2 3 4; do
+		run_cmd "$1"
+		rc=$?
+		[ $rc -le 1 ] || { echo "rerun $i exited $rc" >>"$w/check"; tail -n 3 "$1/err" >>"$w/check"; }
+		"$CRASHCHECK" --content-only dump "$1/$tree" > "$1/fix1"
+		if cmp -s "$1/fix0" "$1/fix1"; then
+			rm -f "$1/fix0" "$1/fix1"
+			return 0
+		fi
+		mv "$1/fix1" "$1/fix0"
+	done
+	return 1
+}
+
 # copy_base DIR: a fresh copy of the base; built again where a copy would not
 # be the same (cp writes files whole: a fragmented store comes out defragmented)
 copy_base() {
@@ -267,13 +298,14 @@ copy_base() {
 	fi
 }
 
-# count_calls: the I/O calls of a clean run (bisection on the kill mode: a run
-# killed before call N makes at least N calls)
+# count_calls [OP]: the I/O calls (of kind OP, default any) of a clean run
+# (bisection on the kill mode: a run killed before call N makes at least N)
 count_calls() {
-	lo=0 hi=32
+	cop=${1:-any}
+	lo=0 hi=8
 	while :; do
 		copy_base "$sdir/probe"
-		run_cmd "$sdir/probe" HIWATER_FAULT="any:$hi:KILL"
+		run_cmd "$sdir/probe" HIWATER_FAULT="$cop:$hi:KILL"
 		[ $? -eq 137 ] || break
 		lo=$hi hi=$((hi * 2))
 		[ $hi -gt 1000000 ] && break
@@ -281,14 +313,14 @@ count_calls() {
 	while [ $((hi - lo)) -gt 1 ]; do
 		mid=$(( (lo + hi) / 2 ))
 		copy_base "$sdir/probe"
-		run_cmd "$sdir/probe" HIWATER_FAULT="any:$mid:KILL"
+		run_cmd "$sdir/probe" HIWATER_FAULT="$cop:$mid:KILL"
 		if [ $? -eq 137 ]; then lo=$mid; else hi=$mid; fi
 	done
 	rm -rf "$sdir/probe"
 	calls=$lo
 }
 
-# kill_point io|timed: one kill, the checks, the rerun, the checks, the no-op
+# kill_point io|timed: one kill, then check_event
 kill_point() {
 	how=$1
 	w=$sdir/k$kp
@@ -320,24 +352,31 @@ kill_point() {
 	fi
 	kill_points=$((kill_points + 1))
 	if [ "$how" = io ]; then kills_io=$((kills_io + 1)); else kills_timed=$((kills_timed + 1)); fi
-	ok=1
 	: > "$w/check"
+	ok=1
+	check_event "killed $what"
+}
+
+# check_event LABEL: after a kill or a failed run in $w: the invariants, the
+# rerun(s), the invariants again, and a further run that must be a no-op
+check_event() {
 	store_ok kill || ok=0
 	dbs_ok "the kill" || ok=0
 	verify_ok "the kill" || ok=0
 	[ -z "$post" ] || $post kill || ok=0
 	cp -a "$w/$tree" "$w/killed"
-	n=0
-	while [ $n -lt "$reruns" ]; do
-		n=$((n + 1))
+	if [ "$reruns" = fixpoint ]; then
+		rerun_fixpoint "$w" || { note "no fixed point after 4 reruns"; ok=0; }
+		[ $rc -eq "$ref_rc" ] || { note "the last rerun exited $rc, the clean run $ref_rc"; ok=0; }
+	else
 		run_cmd "$w"
 		rc=$?
-		if [ $rc -ne "$ref_rc" ] && { [ $n -eq "$reruns" ] || [ $rc -gt 1 ]; }; then
-			note "rerun $n exited $rc, the clean run $ref_rc"
+		if [ $rc -ne "$ref_rc" ]; then
+			note "rerun exited $rc, the clean run $ref_rc"
 			tail -n 5 "$w/err" >>"$w/check"
 			ok=0
 		fi
-	done
+	fi
 	store_ok rerun || ok=0
 	dbs_ok "the rerun" || ok=0
 	verify_ok "the rerun" || ok=0
@@ -353,15 +392,114 @@ kill_point() {
 		diff "$w/dump1" "$w/dump2" | head -n 20 >>"$w/check"
 		ok=0
 	fi
+	verdict "$1"
+}
+
+verdict() {
 	if [ $ok = 1 ]; then
-		say "  $name: killed $what: ok"
+		say "  $name: $1: ok"
 		rm -rf "$w"
 	else
 		failures=$((failures + 1))
 		failed_dirs="$failed_dirs $w"
-		echo "FAIL $name: killed $what (kept in $w)"
+		echo "FAIL $name: $1 (kept in $w)"
 		sed 's/^/     | /' "$w/check" | head -n 15
 	fi
+}
+
+# fault_point OP N ERR: the Nth OP fails with ERR (HIWATER_FAULT=OP:N:ERR).
+# The run must exit 2 or 74 with a message naming the operation and a path
+# ("write(example.com/bob/...) failed: No space left on device"); or exit 0
+# or 1 having recovered (a warning names the failed call, and its result is
+# complete), which an unlink of a temp may do silently; then check_event. A
+# single short write is retried: the run must succeed as the clean run did.
+fault_point() {
+	op=$1 nth=$2 err=$3
+	fp=$((fp + 1))
+	w=$sdir/f$fp
+	copy_base "$w"
+	run_cmd "$w" HIWATER_FAULT="$op:$nth:$err" HIWATER_FAULT_LOG="$w/fault.log"
+	rc=$?
+	what="$op $nth fails with $err"
+	if [ ! -s "$w/fault.log" ]; then
+		# the threads' order made fewer calls this time
+		say "  $name: $what: not reached"
+		missed=$((missed + 1))
+		rm -rf "$w"
+		return 0
+	fi
+	fault_points=$((fault_points + 1))
+	: > "$w/check"
+	ok=1
+	if [ "$err" = SHORT ] && [ "$nth" != "*" ]; then
+		[ $rc -eq "$ref_rc" ] || { note "exit $rc after a retried short write, the clean run $ref_rc"; ok=0; }
+		cp -a "$sdir/base/$tree" "$w/killed"
+		store_ok rerun || ok=0
+		dbs_ok "the short write" || ok=0
+		verify_ok "the short write" || ok=0
+		verdict "$what"
+		return
+	fi
+	case $err in
+	ENOSPC|SHORT) text="No space left on device" ;;
+	EIO) text="Input/output error" ;;
+	esac
+	case $op in          # the calls behind each kind of the seam
+	fsync) ops="fsync|fdatasync|syncfs" ;;
+	write) ops="write|pwrite" ;;
+	*) ops=$op ;;
+	esac
+	cp "$w/out" "$w/fault.out"; cp "$w/err" "$w/fault.err"
+	named=1
+	# (nightly reports a failed step in its table, on stdout)
+	cat "$w/err" "$w/out" | grep -Eq "($ops)\([^)]+\) failed: $text" || named=0
+	case $rc in
+	2|74)
+		[ $named = 1 ] || {
+			note "exit $rc, but no message names $op, a path and '$text':"
+			tail -n 3 "$w/err" >>"$w/check"
+			ok=0
+		} ;;
+	0|1)
+		# recovered (a fallback made it durable) or a temp's cleanup
+		# that may fail: the run's own result must then be complete
+		if [ $named = 0 ] && [ "$op" != unlink ]; then
+			note "exit $rc and no message naming $op: the failure was not reported"
+			ok=0
+		fi
+		if [ "$op" != unlink ]; then
+			cp -a "$sdir/base/$tree" "$w/killed"
+			store_ok rerun || { note "(the run that absorbed the fault left this)"; ok=0; }
+		fi
+		absorbed=$((absorbed + 1))
+		say "  $name: $what: exit $rc, absorbed" ;;
+	*)
+		note "exit $rc (not 2 or 74)"
+		tail -n 3 "$w/err" >>"$w/check"
+		ok=0 ;;
+	esac
+	rm -rf "$w/killed"
+	check_event "$what"
+}
+
+# fault_matrix: each of write, fsync, rename, fallocate and unlink fails in
+# turn (the first call, the last, and in the long form one between) with
+# ENOSPC and EIO; every write short, and one write short (retried)
+fault_matrix() {
+	fp=0
+	for op in write fsync rename fallocate unlink; do
+		count_calls "$op"
+		[ "$calls" -gt 0 ] || continue
+		ns="1 $calls"
+		[ "$mode" = long ] && ns="$ns $(( (calls + 1) / 2 ))"
+		for nth in $(echo $ns | tr ' ' '\n' | sort -nu); do
+			for err in ENOSPC EIO; do fault_point "$op" "$nth" "$err"; done
+		done
+		if [ "$op" = write ]; then
+			fault_point write 1 SHORT
+			fault_point write "*" SHORT
+		fi
+	done
 }
 
 # scenario NAME BUILDER IO_KILLS TIMED_KILLS, with these set:
@@ -369,12 +507,12 @@ kill_point() {
 #   fs    fast | disk       noop  dump options for the no-op check
 #   post  a further check, called with kill | rerun
 #   rebuild  1: each kill point builds its store afresh instead of a copy
-#   reruns  runs after the kill before the checks (and clean runs for the
-#         reference): nightly purges by what the index of the run before
-#         found, so it is idempotent from its second run on
+#   reruns  1, or fixpoint: runs after the kill until one changes nothing
+#         (and so for the reference): nightly purges by what the index of
+#         the run before found, so a run after a failed one may still purge
 scenario() {
 	name=$1 builder=$2 nio=$3 ntimed=$4
-	case $name in *${only}*) ;; *) return 0 ;; esac
+	case " $only " in "  "|*" $name "*) ;; *) return 0 ;; esac
 	tree=store
 	[ "$kind" = logs ] && tree=logs
 	if [ "$fs" = disk ]; then sdir=$top_disk/$name; else sdir=$top_fast/$name; fi
@@ -386,24 +524,31 @@ scenario() {
 	run_cmd "$sdir/ref"
 	ref_rc=$?
 	dur_us=$(( ($(date +%s%N) - t0) / 1000 ))
-	n=1
-	while [ $n -lt "$reruns" ]; do
-		n=$((n + 1))
-		run_cmd "$sdir/ref"
-		ref_rc=$?   # the exit of the last run is what a finished rerun gives
-	done
+	if [ "$reruns" = fixpoint ]; then
+		w=$sdir/ref
+		: > "$w/check"
+		rerun_fixpoint "$sdir/ref" || { echo "FAIL $name: the clean runs reach no fixed point"
+			failures=$((failures + 1)); return 0; }
+		ref_rc=$rc   # the exit of a run that changes nothing
+	fi
 	case $ref_rc in 0|1) ;; *)
 		echo "FAIL $name: the clean run exited $ref_rc"; sed 's/^/     | /' "$sdir/ref/err"
 		failures=$((failures + 1)); return 0 ;;
 	esac
 	(cd "$sdir/ref" && "$HIWATER" -c p.yaml snapshot list --json) 2>/dev/null |
 		sed -n 's/^{"id":\([0-9]*\),.*/\1/p' > "$sdir/ref/snaps"
-	count_calls
-	before=$kill_points
-	kp=0
-	while [ $kp -lt "$nio" ]; do kp=$((kp + 1)); kill_point io; done
-	while [ $kp -lt $((nio + ntimed)) ]; do kp=$((kp + 1)); kill_point timed; done
-	line="$name: $((kill_points - before)) kill points ($calls I/O calls, clean run ${dur_us}us, exit $ref_rc)"
+	if [ "$faults" = 1 ]; then
+		before=$fault_points
+		fault_matrix
+		line="$name: $((fault_points - before)) fault points (exit $ref_rc when clean)"
+	else
+		count_calls
+		before=$kill_points
+		kp=0
+		while [ $kp -lt "$nio" ]; do kp=$((kp + 1)); kill_point io; done
+		while [ $kp -lt $((nio + ntimed)) ]; do kp=$((kp + 1)); kill_point timed; done
+		line="$name: $((kill_points - before)) kill points ($calls I/O calls, clean run ${dur_us}us, exit $ref_rc)"
+	fi
 	echo "crash: $line"
 	summary="$summary$line
 "
@@ -418,7 +563,7 @@ std() { kind=store fs=fast ck= noop= post= reruns=1 rebuild=0; }
 std; scenario index-fresh build_fresh $((io * 2)) "$timed"
 std; scenario index-fresh-j4 build_fresh_j4 "$io" "$timed"
 std; scenario index-stale build_stale $((io * 2)) "$timed"
-std; ck=--purged noop=--no-dir-times post=restorable_ok reruns=2
+std; ck="--purged --new-uids" noop=--no-dir-times post=restorable_ok reruns=fixpoint
      scenario nightly build_nightly $((io * 2)) "$timed"
 std; ck=--purged post=restorable_ok
      scenario purge build_purge "$io" "$timed"
@@ -439,7 +584,11 @@ std; fs=disk rebuild=1 noop=--content-only
 std; kind=logs
      scenario logs build_logs "$io" "$timed"
 
-echo "crash: $kill_points kill points ($kills_io at an I/O call, $kills_timed timed), $finished runs finished before their kill, $failures failures"
+if [ "$faults" = 1 ]; then
+	echo "faults: $fault_points fault points ($absorbed absorbed: reported and recovered, or a temp's unlink; $missed not reached), $failures failures"
+else
+	echo "crash: $kill_points kill points ($kills_io at an I/O call, $kills_timed timed), $finished runs finished before their kill, $failures failures"
+fi
 if [ "$failures" -eq 0 ]; then
 	rm -rf "$top_fast" "$top_disk"
 	exit 0
