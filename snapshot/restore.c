@@ -64,6 +64,7 @@ struct rctx {
 	size_t nrf, cap_rf;
 	unsigned tmp_counter;
 	size_t failed;
+	size_t write_failed;        /* of those, failures to write the target */
 };
 
 static void ritem_release(struct ritem *it)
@@ -290,6 +291,7 @@ static int put_file(struct rctx *c, int dirfd, const char *dirpath, const char *
 	fd = hw_io_openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		hw_error_sys(err, "open", disp);
+		c->write_failed++;
 		goto out;
 	}
 	if (hw_io_write_all(fd, data, len) < 0) {
@@ -321,6 +323,8 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	hw_io_unlinkat(dirfd, tmp, 0);
+	if (ret < 0)
+		c->write_failed++;
 out:
 	free(tmp);
 	free(disp);
@@ -392,12 +396,14 @@ static struct rfolder *folder_get(struct rctx *c, const char *relpath, struct hw
 	if (c->o->to_dir != NULL) {
 		f->fd = open_to_folder(c, relpath, err);
 		f->existed = true;
+		if (f->fd < 0)
+			c->write_failed++;
 	} else {
 		struct hw_error e2;
 		f->fd = hw_store_open_folder(c->st, relpath, &e2);
 		f->existed = f->fd >= 0;
-		if (f->fd < 0)
-			f->fd = hw_store_make_folder(c->st, relpath, err);
+		if (f->fd < 0 && (f->fd = hw_store_make_folder(c->st, relpath, err)) < 0)
+			c->write_failed++;
 		/* a killed restore's temps and folder lock */
 		else if (!c->o->dry_run && hw_atomic_cleanup(f->fd, relpath, &e2) < 0)
 			hw_diag_warn("%s", e2.msg);
@@ -661,6 +667,7 @@ static int finish_store(struct rctx *c)
 		if (hw_fsync_dir(f->fd, f->relpath, &ferr) < 0) {
 			hw_diag_error("%s", ferr.msg);
 			c->failed++;
+			c->write_failed++;
 		}
 		if (f->npresent > 0) {
 			/* present without a record: put back by a restore that was
@@ -684,6 +691,7 @@ static int finish_store(struct rctx *c)
 			if (r <= 0) {
 				hw_diag_error("%s: restored files not indexed: %s", f->relpath, ferr.msg);
 				c->failed++;
+				c->write_failed++;
 			}
 		}
 		if (!f->existed) {
@@ -802,8 +810,15 @@ int snap_restore(struct snap_repo *r, const struct hw_store *st, const struct sn
 			fn(ctx, &ri);
 	}
 	ret = done > 0 || c.failed == 0 ? (done > 0 ? done : 1) : 0;
-	if (ret == 0)
+	if (ret == 0 && c.write_failed > 0) {
+		/* the target could not be written (reported above): an I/O
+		   failure, not a target that matched nothing or bad snapshot data */
+		hw_error_set(err, EIO, "nothing restored: %zu write%s failed", c.write_failed,
+			     c.write_failed == 1 ? "" : "s");
+		ret = -1;
+	} else if (ret == 0) {
 		hw_error_set(err, EIO, "nothing restored");
+	}
 out:
 	if (c.to_fd >= 0)
 		close(c.to_fd);
