@@ -14,7 +14,8 @@
  * "*" to fail every call of the kind. OP "any" counts the calls of every
  * kind together. ERR KILL sends the process SIGKILL just before the call
  * (the crash harness, tests/crash/, uses "any:N:KILL"). With
- * HIWATER_FAULT_LOG=FILE each injected failure appends "OP N" to FILE.
+ * HIWATER_FAULT_LOG=FILE each injected failure appends "OP N" to FILE, and
+ * the process appends "count OP N" for each kind when it exits normally.
  *
  * The wrappers keep POSIX semantics (return value and errno); hw_io_write_all
  * loops over short writes and EINTR.
