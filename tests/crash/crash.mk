@@ -21,3 +21,12 @@ crash: $(BUILD)/hiwater $(BENCH_BIN) $(CRASHCHECK)
 
 # the fault tests (tests/e2e/t071N-faults-*.sh) run crash.sh --faults
 e2e: $(CRASHCHECK)
+
+# mdwriter: plays MDaemon (deliveries, deletions, flag changes under the
+# folder lock) for the live-writer test, tests/e2e/t0723-live-writer.sh
+MDWRITER := $(BUILD)/tests/mdwriter
+$(MDWRITER): $(BUILD)/tests/crash/mdwriter.o $(BUILD)/libhw.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libhw.a $(LDLIBS_DEPS)
+e2e: $(MDWRITER)
+-include $(BUILD)/tests/crash/mdwriter.d
