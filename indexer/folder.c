@@ -729,6 +729,18 @@ static void fill_catalog_rows(struct idx_folder_job *job, const struct folder_sc
 	}
 }
 
+void idx_names_hash(const struct hw_dir *d, struct hw_hash *h)
+{
+	struct hw_buf b;
+
+	hw_buf_init(&b);
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].kind != HW_ENTRY_TEMP && strcasecmp(d->v[i].name, hw_folder_lock_name()) != 0)
+			hw_buf_add(&b, d->v[i].name, strlen(d->v[i].name) + 1);
+	hw_hash_buf(b.data != NULL ? b.data : "", b.len, h);
+	hw_buf_release(&b);
+}
+
 /* the folder's stamp after our writes; 0 mtime when not safe to trust */
 static void stamp(int dirfd, const struct folder_scan *s, struct idx_folder_job *job,
 		  uint32_t uidvalidity, uint32_t uidnext)
@@ -752,11 +764,20 @@ static void stamp(int dirfd, const struct folder_scan *s, struct idx_folder_job 
 		   the ones we indexed (a delivery and a removal meanwhile keep
 		   the count), nor one with a message written in the last minute
 		   (it may still be growing: its size would be stamped short) */
-		if (now - cf->dir_mtime_ns < 1000000000LL || !names_same(dirfd, s, job->folder->relpath, true))
-			cf->dir_mtime_ns = 0;
-		for (size_t i = 0; i < s->nfiles && cf->dir_mtime_ns != 0; i++)
+		bool recent = now - cf->dir_mtime_ns < 1000000000LL;
+		bool ok = names_same(dirfd, s, job->folder->relpath, true);
+		for (size_t i = 0; i < s->nfiles && ok; i++)
 			if (now - HW_TS_NS(s->files[i].st.st_mtim) < STAMP_QUIET_NS)
-				cf->dir_mtime_ns = 0;
+				ok = false;
+		if (!ok || recent)
+			cf->dir_mtime_ns = 0;
+		if (ok && recent) {
+			/* only too fresh (our own swap just moved the mtime): the
+			   run may stamp it at its end, once the second has passed
+			   and the names are still these (idx_restamp) */
+			job->restamp = true;
+			idx_names_hash(&d, &job->names_hash);
+		}
 	}
 	hw_dir_release(&d);
 	if (fstatat(dirfd, IMAPMRK_NAME, &mst, AT_SYMLINK_NOFOLLOW) == 0) {

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "hash.h"
 #include "indexer.h"
 
 struct idx_ctx {
@@ -26,6 +27,8 @@ struct idx_ctx {
 	bool batch;                       /* batch durability (writes only) */
 	struct idx_queue *queues;         /* one per worker: folders awaiting the swap */
 	size_t qcap;                      /* folders per queue (fd limit) */
+	struct idx_restamp *restamps;     /* folders to stamp at the end */
+	size_t nrestamps, caprestamps;
 };
 
 /* folders whose new files are written but not yet durable nor swapped in */
@@ -35,6 +38,13 @@ struct idx_queue {
 	size_t n;
 };
 struct idx_pending;
+struct idx_restamp {
+	const char *relpath;              /* in ctx->fl */
+	struct hw_hash names_hash;
+	int64_t mrk_ino, mrk_size, mrk_mtime_ns;
+};
+/* hash of a listing's names (our temps and the lock file aside) */
+void idx_names_hash(const struct hw_dir *d, struct hw_hash *h);
 
 struct idx_folder_job {
 	const struct hw_folder *folder;
@@ -53,6 +63,8 @@ struct idx_folder_job {
 	struct hw_cat_message *out_msgs;
 	size_t nout;
 	struct idx_pending *pending;      /* batch mode: awaiting the swap */
+	bool restamp;                     /* stamp refused only for freshness */
+	struct hw_hash names_hash;        /* the names it was indexed with */
 	bool no_batch;                    /* redo with per-file durability */
 };
 

@@ -1,10 +1,14 @@
 /* run.c - index many folders in parallel; the catalog is written by one
    thread at a time under ctx->lock (see indexer.h) */
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/resource.h>
 
 #include "atomic.h"
+#include "imapmrk.h"
 #include "indexer-private.h"
 #include "pool.h"
 #include "progress.h"
@@ -111,6 +115,16 @@ static void report_job(struct idx_ctx *ctx, struct idx_folder_job *job)
 	job->res.reason = job->reason;
 	if (!ctx->opts->dry_run && !ctx->opts->check)
 		store_result(ctx, job);
+	if (job->restamp && job->have_out) {
+		struct idx_restamp *r;
+		HW_GROW(ctx->restamps, ctx->caprestamps, ctx->nrestamps + 1);
+		r = &ctx->restamps[ctx->nrestamps++];
+		r->relpath = job->folder->relpath;
+		r->names_hash = job->names_hash;
+		r->mrk_ino = job->out_folder.mrk_ino;
+		r->mrk_size = job->out_folder.mrk_size;
+		r->mrk_mtime_ns = job->out_folder.mrk_mtime_ns;
+	}
 	count(ctx->stats, &job->res);
 	if (ctx->report != NULL)
 		ctx->report(ctx->report_ctx, &job->res);
@@ -180,6 +194,56 @@ static void work(void *arg, size_t i, int worker)
 	report_job(ctx, job);
 }
 
+/* Folders whose stamp was refused only because our own swap had just moved
+   their mtime: those swapped early in a long run are past that second by
+   now. Stamp them if they still hold exactly the names we indexed and the
+   IMAP.MRK we wrote, so that the next run need not look into them. */
+static void restamp(struct idx_ctx *ctx)
+{
+	int64_t now = hw_now_ns();
+	struct hw_error err;
+	bool open_txn = false;
+
+	for (size_t i = 0; i < ctx->nrestamps && !ctx->catalog_failed; i++) {
+		const struct idx_restamp *r = &ctx->restamps[i];
+		struct hw_cat_folder cf;
+		struct hw_dir d;
+		struct hw_hash h;
+		struct stat mst;
+		int fd = hw_store_open_folder(ctx->st, r->relpath, &err);
+		bool ok;
+
+		if (fd < 0)
+			continue;
+		hw_dir_init(&d);
+		ok = hw_dir_read(fd, r->relpath, false, &d, &err) > 0 &&
+		     now - HW_TS_NS(d.st.st_mtim) >= 1000000000LL;
+		if (ok) {
+			idx_names_hash(&d, &h);
+			ok = memcmp(h.b, r->names_hash.b, 16) == 0 &&
+			     fstatat(fd, IMAPMRK_NAME, &mst, AT_SYMLINK_NOFOLLOW) == 0 &&
+			     (int64_t)mst.st_ino == r->mrk_ino && (int64_t)mst.st_size == r->mrk_size &&
+			     HW_TS_NS(mst.st_mtim) == r->mrk_mtime_ns;
+		}
+		memset(&cf, 0, sizeof(cf));
+		if (ok && hw_catalog_folder_get(ctx->cat, r->relpath, &cf, &err) > 0 &&
+		    cf.dir_mtime_ns == 0) {
+			cf.dir_mtime_ns = HW_TS_NS(d.st.st_mtim);
+			cf.dir_entries = (int64_t)hw_dir_stamp_entries(&d);
+			cf.dir_ino = (int64_t)d.st.st_ino;
+			if (!open_txn && hw_catalog_begin(ctx->cat, &err) > 0)
+				open_txn = true;
+			if (open_txn)
+				(void)hw_catalog_folder_put(ctx->cat, &cf, &err);
+		}
+		hw_cat_folder_release(&cf);
+		hw_dir_release(&d);
+		close(fd);
+	}
+	if (open_txn && hw_catalog_commit(ctx->cat, &err) < 0)
+		hw_catalog_rollback(ctx->cat);
+}
+
 int indexer_run(const struct hw_store *st, struct hw_catalog *cat,
 		const struct hw_folder_list *fl, const struct indexer_opts *o,
 		indexer_report_fn *report, void *report_ctx, struct indexer_stats *stats,
@@ -239,6 +303,8 @@ int indexer_run(const struct hw_store *st, struct hw_catalog *cat,
 	pthread_mutex_lock(&ctx.lock);
 	batch_commit(&ctx);
 	pthread_mutex_unlock(&ctx.lock);
+	restamp(&ctx);
+	free(ctx.restamps);
 	hw_progress_free(&ctx.progress);
 	(void)ran;
 	stats->seconds = hw_monotonic() - t0;
