@@ -474,18 +474,24 @@ fault_point() {
 }
 
 # fault_matrix: each of write, fsync, rename, fallocate and unlink fails in
-# turn (the first call, the last, and in the long form one between) with
-# ENOSPC and EIO; every write short, and one write short (retried)
+# turn: the first call with ENOSPC and the last with EIO (the long form: the
+# first, the last and one between, each with both); every write short, and
+# one write short (retried)
 fault_matrix() {
 	fp=0
 	for op in write fsync rename fallocate unlink; do
 		count_calls "$op"
 		[ "$calls" -gt 0 ] || continue
-		ns="1 $calls"
-		[ "$mode" = long ] && ns="$ns $(( (calls + 1) / 2 ))"
-		for nth in $(echo $ns | tr ' ' '\n' | sort -nu); do
-			for err in ENOSPC EIO; do fault_point "$op" "$nth" "$err"; done
-		done
+		if [ "$mode" = long ]; then
+			for nth in $(printf '%s\n' 1 $(( (calls + 1) / 2 )) "$calls" | sort -nu); do
+				for err in ENOSPC EIO; do fault_point "$op" "$nth" "$err"; done
+			done
+		else
+			# the short form: the first call with ENOSPC, the last with EIO
+			fault_point "$op" 1 ENOSPC
+			[ "$calls" -gt 1 ] || continue
+			fault_point "$op" "$calls" EIO
+		fi
 		if [ "$op" = write ]; then
 			fault_point write 1 SHORT
 			fault_point write "*" SHORT

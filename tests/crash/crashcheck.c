@@ -209,6 +209,17 @@ static void tree_load(struct tree *t, const char *root)
 	qsort(t->v, t->n, sizeof(*t->v), ent_cmp);
 }
 
+static void tree_release(struct tree *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->v[i].path);
+		if (t->v[i].kind == K_MRK)
+			imapmrk_release(&t->v[i].mrk);
+	}
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
 /* the folder part of "a/b/IMAP.MRK" into buf */
 static void dirname_of(const char *path, char *buf, size_t size)
 {
@@ -505,7 +516,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct tree base, ref, killed, cur;
+	struct tree base = { 0 }, ref = { 0 }, killed = { 0 }, cur = { 0 };
 	int i = 1;
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -527,6 +538,7 @@ int main(int argc, char **argv)
 	if (strcmp(argv[i], "dump") == 0 && argc - i == 2) {
 		tree_load(&cur, argv[i + 1]);
 		dump(&cur);
+		tree_release(&cur);
 		return 0;
 	}
 	if (strcmp(argv[i], "purged") == 0 && argc - i == 3) {
@@ -536,6 +548,8 @@ int main(int argc, char **argv)
 		for (size_t j = 0; j < base.n; j++)
 			if (base.v[j].kind == K_MSG && tree_find(&cur, base.v[j].path) == NULL)
 				printf("%s\n", base.v[j].path);
+		tree_release(&base);
+		tree_release(&cur);
 		return 0;
 	}
 	if (strcmp(argv[i], "killed") == 0 && argc - i == 4) {
@@ -564,5 +578,9 @@ int main(int argc, char **argv)
 	}
 	if (failures > 40)
 		fprintf(stderr, "crashcheck: ... %u failures in all\n", failures);
+	tree_release(&base);
+	tree_release(&ref);
+	tree_release(&killed);
+	tree_release(&cur);
 	return failures ? 1 : 0;
 }
