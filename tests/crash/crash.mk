@@ -1,6 +1,7 @@
 # crash.mk - the crash harness (tests/crash/crash.sh), included by the Makefile.
-#   make crash-short   a short run (about 50 kill points), part of make check
-#   make crash         the long run (>= 200 kill points; CRASH_SEED=S to vary)
+#   make crash-short   a short run (about 60 kill points), part of make check
+#   make crash         the long run: over 300 kill points, then the long fault
+#                      matrix (over 200 fault points); CRASH_SEED=S to vary
 .PHONY: crash crash-short
 
 CRASHCHECK := $(BUILD)/tests/crashcheck
@@ -16,6 +17,7 @@ crash-short: $(BUILD)/hiwater $(BENCH_BIN) $(CRASHCHECK)
 
 crash: $(BUILD)/hiwater $(BENCH_BIN) $(CRASHCHECK)
 	@$(CRASH_ENV) sh tests/crash/crash.sh --long $(if $(CRASH_SEED),--seed $(CRASH_SEED))
+	@$(CRASH_ENV) sh tests/crash/crash.sh --long --faults $(if $(CRASH_SEED),--seed $(CRASH_SEED))
 
 -include $(BUILD)/tests/crash/crashcheck.d
 

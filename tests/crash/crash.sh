@@ -443,7 +443,7 @@ fault_point() {
 	cp "$w/out" "$w/fault.out"; cp "$w/err" "$w/fault.err"
 	named=1
 	# (nightly reports a failed step in its table, on stdout)
-	cat "$w/err" "$w/out" | grep -Eq "($ops)\([^)]+\) failed: $text" || named=0
+	cat "$w/err" "$w/out" | grep -Eq "($ops)\(.+\) failed: $text" || named=0
 	case $rc in
 	2|74)
 		[ $named = 1 ] || {
