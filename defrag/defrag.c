@@ -125,7 +125,6 @@ static bool is_adjacent(uint64_t prev_end, uint64_t first)
 	return first >= prev_end && first - prev_end <= DEFRAG_ADJ_SLACK;
 }
 
-/* copy fd -> dfd, hashing what was read; -1 error */
 /* pwrite all of buf: a short write is retried (POSIX allows one); two in a
    row, or none at all, mean the disk is full. 0 or -1 with errno */
 static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
@@ -151,6 +150,7 @@ static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
 	return 0;
 }
 
+/* copy fd -> dfd, hashing what was read; -1 error */
 static int copy_data(struct run *r, int fd, int dfd, uint64_t doff, uint64_t size,
 		     const char *shown, const char *dshown, struct hw_hash *h, struct hw_error *err)
 {
