@@ -60,6 +60,8 @@ struct create_ctx {
 	size_t npb, cap_pb;
 	int read_jobs;              /* threads reading and hashing files */
 	bool path_new;              /* the current folder's path is new: no records */
+	bool repo_empty;            /* no content stored before this run: no lookups */
+	bool bulk;                  /* first snapshot: indexes built at the end */
 	const char *cur_mrk;        /* the current folder's IMAP.MRK as read */
 	/* the state catalog's messages of the current folder (o->state_cat) */
 	char *sm_relpath;
@@ -299,7 +301,7 @@ static int blob_known(struct create_ctx *c, const uint8_t hash[16], bool *known_
 	int rc;
 
 	*known_r = snap_hmap_get(&c->added, hash) != NULL;
-	if (*known_r || c->o->full)
+	if (*known_r || c->o->full || c->repo_empty)
 		return 0;
 	s = snap_stmt(c->r, "SELECT 1 FROM snap_blob WHERE hash = ?", err);
 	if (s == NULL)
@@ -367,7 +369,8 @@ static int file_record(struct create_ctx *c, int64_t path_id, const char *name, 
 	if (rc != SQLITE_DONE)
 		return hw_catalog_error(c->r->cat, "file lookup", err);
 	s = snap_stmt(c->r, "INSERT INTO snap_file(path_id, name, kind, hash, size, mtime_ns, ino,"
-		      " date, \"from\", subject, message_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)", err);
+		      " date, \"from\", subject, message_id, msgid_h)"
+		      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", err);
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, path_id);
@@ -381,6 +384,8 @@ static int file_record(struct create_ctx *c, int64_t path_id, const char *name, 
 	sqlite3_bind_text(s, 9, fm->from, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 10, fm->subject, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 11, fm->message_id, -1, SQLITE_STATIC);
+	if (fm->message_id != NULL)
+		sqlite3_bind_int64(s, 12, snap_msgid_hash(fm->message_id, strlen(fm->message_id)));
 	if (snap_step_done(c->r, s, "insert file", err) < 0)
 		return -1;
 	*id_r = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
@@ -479,14 +484,27 @@ static void read_one(void *ctx, size_t i, int worker)
 	} else {
 		char *display = hw_path_join(rb->relpath, w->name);
 		struct stat sb;
-		int ffd = hw_open_regular(rb->dirfd, w->name, display, &sb, &w->err);
+		/* pass 1 saw a regular file (lstat); O_NONBLOCK keeps a FIFO put
+		   there since from blocking the open, and fstat checks that it is
+		   still that file. Reads of a regular file ignore O_NONBLOCK */
+		int ffd = openat(rb->dirfd, w->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+				 O_NOCTTY);
 		int rr = -1;
 
-		if (ffd >= 0) {
+		if (ffd < 0) {
+			hw_error_sys(&w->err, "open", display);
+		} else if (fstat(ffd, &sb) < 0) {
+			hw_error_sys(&w->err, "fstat", display);
+		} else if (!S_ISREG(sb.st_mode) || sb.st_ino != w->sb.st_ino ||
+			   sb.st_dev != w->sb.st_dev) {
+			hw_error_set(&w->err, EINVAL, "%s is not a regular file (or was replaced "
+				     "while opened): not read", display);
+		} else {
 			w->sb = sb;
 			rr = snap_read_fd(ffd, display, (size_t)sb.st_size, &w->data, &w->err);
-			close(ffd);
 		}
+		if (ffd >= 0)
+			close(ffd);
 		free(display);
 		if (rr < 0) {
 			w->failed = true;
@@ -907,6 +925,38 @@ out:
 	return ret;
 }
 
+/* An empty repository (the first snapshot): nothing to look up, and the
+   indexes are dropped now and built after the inserts, inside this
+   transaction (a rollback brings them back). The statement cache holds
+   statements that may refer to them: SQLite re-prepares those itself. */
+static int start_bulk(struct create_ctx *c, struct hw_error *err)
+{
+	sqlite3_stmt *s = snap_stmt(c->r, "SELECT NOT EXISTS (SELECT 1 FROM snap_blob)"
+				    " AND NOT EXISTS (SELECT 1 FROM snap_file)", err);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return hw_catalog_error(c->r->cat, "repository empty?", err);
+	}
+	c->repo_empty = sqlite3_column_int(s, 0) != 0;
+	sqlite3_reset(s);
+	if (!c->repo_empty || c->o->dry_run)
+		return 0;
+	c->bulk = true;
+	for (size_t i = 0; i < snap_nbulk_indexes; i++) {
+		char *sql = hw_asprintf("DROP INDEX IF EXISTS %s", snap_bulk_indexes[i][0]);
+		int r = hw_catalog_exec(c->r->cat, sql, err);
+		free(sql);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static char *scope_text(const struct snap_create_opts *o)
 {
 	struct hw_buf b;
@@ -956,6 +1006,8 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	in_tx = true;
 	if (load_prev_folders(&c, err) < 0)
 		goto out;
+	if (start_bulk(&c, err) < 0)
+		goto out;
 	s = snap_stmt(r, "INSERT INTO snap_snapshot(created_ns, label, scope, full, folders, files,"
 		      " messages, bytes, files_added, bytes_added) VALUES (?,?,?,?,0,0,0,0,0,0)", err);
 	if (s == NULL)
@@ -978,6 +1030,11 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 			goto out;
 	if (c.w != NULL && snap_pack_writer_count(c.w) > 0 && commit_pack(&c, err) < 0)
 		goto out;
+	if (c.bulk && !o->dry_run) {
+		for (size_t i = 0; i < snap_nbulk_indexes; i++)
+			if (hw_catalog_exec(r->cat, snap_bulk_indexes[i][1], err) < 0)
+				goto out;
+	}
 	s = snap_stmt(r, "UPDATE snap_snapshot SET folders = ?, files = ?, messages = ?, bytes = ?,"
 		      " files_added = ?, bytes_added = ? WHERE id = ?", err);
 	if (s == NULL)

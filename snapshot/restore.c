@@ -201,7 +201,7 @@ static int resolve_message_id(struct rctx *c, const char *id, struct hw_error *e
 			  " JOIN snap_member m ON m.file_id = f.id"
 			  " JOIN snap_sfolder sf ON sf.fver_id = m.fver_id"
 			  " JOIN snap_snapshot s ON s.id = sf.snap_id"
-			  " WHERE f.message_id IN (?1, ?2)" SNAP_COND, id, other, &snap, err) < 0)
+			  " WHERE f.msgid_h = snap_msgid_h(?1) AND f.message_id IN (?1, ?2)" SNAP_COND, id, other, &snap, err) < 0)
 		goto fail;
 	if (snap == 0) {
 		hw_error_set(err, ENOENT, "message-id %s: in no snapshot%s", id,
@@ -209,7 +209,8 @@ static int resolve_message_id(struct rctx *c, const char *id, struct hw_error *e
 		free(other);
 		return 0;
 	}
-	found = collect(c, ITEM_COLS " AND f.message_id IN (?2, ?3) AND f.kind = 1", snap, id, other,
+	found = collect(c, ITEM_COLS " AND f.msgid_h = snap_msgid_h(?2) AND f.message_id IN (?2, ?3)"
+			" AND f.kind = 1", snap, id, other,
 			true, err);
 	free(other);
 	return found;
