@@ -36,7 +36,8 @@ struct prev_file {
 struct pending_blob {
 	uint8_t hash[16];
 	uint32_t seg;
-	char *member;
+	int64_t file_id;            /* the record whose path is the member name */
+	char *member;               /* NULL: derived from file_id */
 	int64_t size;
 };
 
@@ -315,8 +316,9 @@ static int blob_known(struct create_ctx *c, const uint8_t hash[16], bool *known_
 	return 0;
 }
 
-static int store_blob(struct create_ctx *c, const char *member, const uint8_t hash[16],
-		      const void *data, size_t len, int64_t mtime, struct hw_error *err)
+static int store_blob(struct create_ctx *c, const char *member, int64_t file_id,
+		      bool derived, const uint8_t hash[16], const void *data, size_t len,
+		      int64_t mtime, struct hw_error *err)
 {
 	uint32_t seg = 0;
 
@@ -327,7 +329,8 @@ static int store_blob(struct create_ctx *c, const char *member, const uint8_t ha
 	struct pending_blob *b = &c->pb[c->npb];
 	memcpy(b->hash, hash, 16);
 	b->seg = seg;
-	b->member = hw_strdup(member);
+	b->file_id = file_id;
+	b->member = derived ? NULL : hw_strdup(member);
 	b->size = (int64_t)len;
 	snap_hmap_put(&c->added, hash, (int64_t)c->npb);
 	c->npb++;
@@ -583,8 +586,11 @@ static int record_one(struct create_ctx *c, const char *relpath, int64_t path_id
 		const void *data = w->is_mrk ? c->cur_mrk : w->data.data;
 		if (blob_known(c, w->hash, &known, err) < 0)
 			goto out;
-		if (!known && store_blob(c, display, w->hash, data, (size_t)w->sb.st_size,
-					 w->sb.st_mtim.tv_sec, err) < 0)
+		/* the member name is the record's folder/name: the catalog derives
+		   it (SNAP_MEMBER) unless the join would spell it differently */
+		bool derived = *relpath != '\0' && relpath[strlen(relpath) - 1] != '/';
+		if (!known && store_blob(c, display, w->file_id, derived, w->hash, data,
+					 (size_t)w->sb.st_size, w->sb.st_mtim.tv_sec, err) < 0)
 			goto out;
 	}
 	ret = 0;
@@ -908,14 +914,15 @@ static int commit_pack(struct create_ctx *c, struct hw_error *err)
 	for (size_t i = 0; i < c->npb; i++) {
 		struct pending_blob *b = &c->pb[i];
 		/* --full stores content again: the newest copy wins */
-		s = snap_stmt(c->r, "INSERT OR REPLACE INTO snap_blob(hash, segment_id, member, size)"
-			      " VALUES (?,?,?,?)", err);
+		s = snap_stmt(c->r, "INSERT OR REPLACE INTO snap_blob(hash, segment_id, member, size,"
+			      " file_id) VALUES (?,?,?,?,?)", err);
 		if (s == NULL)
 			goto out;
 		sqlite3_bind_blob(s, 1, b->hash, 16, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, seg_ids[b->seg]);
-		sqlite3_bind_text(s, 3, b->member, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, b->member != NULL ? b->member : "", -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 4, b->size);
+		sqlite3_bind_int64(s, 5, b->file_id);
 		if (snap_step_done(c->r, s, "insert blob", err) < 0)
 			goto out;
 	}

@@ -155,7 +155,8 @@ static int repack(struct snap_repo *r, const struct pack_use *pu, int jobs, uint
 	size_t nsegs = 0, cap_segs = 0;
 
 	snap_hmap_init(&rc.names);
-	s = snap_stmt(r, "SELECT b.hash, b.member, b.size, g.offset, g.clen, g.csum FROM snap_blob b"
+	s = snap_stmt(r, "SELECT b.hash, " SNAP_MEMBER("b") ", b.size, g.offset, g.clen, g.csum"
+		      " FROM snap_blob b"
 		      " JOIN snap_segment g ON g.id = b.segment_id WHERE g.pack_id = ?"
 		      " ORDER BY g.offset", err);
 	if (s == NULL)
@@ -290,6 +291,9 @@ static int drop_unreachable(struct snap_repo *r, struct hw_error *err)
 	return exec(r,
 		"DELETE FROM snap_fver WHERE id NOT IN (SELECT fver_id FROM snap_sfolder);"
 		"DELETE FROM snap_member WHERE fver_id NOT IN (SELECT id FROM snap_fver);"
+		/* a blob named after a file record about to go keeps its name */
+		"UPDATE snap_blob AS b SET member = " SNAP_MEMBER("b") ", file_id = NULL"
+		" WHERE member = '' AND file_id NOT IN (SELECT file_id FROM snap_member);"
 		"DELETE FROM snap_file WHERE id NOT IN (SELECT file_id FROM snap_member);"
 		"DELETE FROM snap_blob WHERE hash NOT IN (SELECT hash FROM snap_file);"
 		"DELETE FROM snap_path WHERE id NOT IN (SELECT path_id FROM snap_file)"

@@ -78,7 +78,10 @@ static const char *const snap_steps[] = {
 	"ALTER TABLE snap_file ADD COLUMN msgid_h INTEGER;"
 	"UPDATE snap_file SET msgid_h = snap_msgid_h(message_id) WHERE message_id IS NOT NULL;"
 	"DROP INDEX IF EXISTS snap_file_msgid;"
-	"CREATE INDEX snap_file_msgid_h ON snap_file(msgid_h) WHERE msgid_h IS NOT NULL;",
+	"CREATE INDEX snap_file_msgid_h ON snap_file(msgid_h) WHERE msgid_h IS NOT NULL;"
+	/* and a blob's member name is derived from the file record it was
+	   stored from (file_id; member '') rather than kept as text */
+	"ALTER TABLE snap_blob ADD COLUMN file_id INTEGER;",
 };
 
 /* the indexes of the tables a first snapshot fills; create.c drops them

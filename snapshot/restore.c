@@ -113,7 +113,8 @@ static int pick_snapshot(struct rctx *c, const char *sql, const char *a, const c
 #define SNAP_COND " AND (?3 = 0 OR sf.snap_id = ?3) AND s.created_ns <= ?4"
 
 #define ITEM_COLS \
-	"SELECT p.relpath, f.name, f.kind, f.hash, f.size, f.date, m.uid, m.flags, b.member," \
+	"SELECT p.relpath, f.name, f.kind, f.hash, f.size, f.date, m.uid, m.flags," \
+	" " SNAP_MEMBER("b") "," \
 	" k.name, g.offset, g.clen, g.csum FROM snap_sfolder sf" \
 	" JOIN snap_fver v ON v.id = sf.fver_id JOIN snap_path p ON p.id = v.path_id" \
 	" JOIN snap_member m ON m.fver_id = v.id JOIN snap_file f ON f.id = m.file_id" \
@@ -272,7 +273,7 @@ static int resolve_path(struct rctx *c, const char *path, struct hw_error *err)
 	/* driven from the file record (CROSS JOIN fixes the order): starting
 	   from the folder would read every member of a large folder */
 	found = collect(c, "SELECT p.relpath, f.name, f.kind, f.hash, f.size, f.date, m.uid,"
-			" m.flags, b.member, k.name, g.offset, g.clen, g.csum"
+			" m.flags, " SNAP_MEMBER("b") ", k.name, g.offset, g.clen, g.csum"
 			" FROM snap_path p CROSS JOIN snap_file f CROSS JOIN snap_member m"
 			" CROSS JOIN snap_sfolder sf"
 			" LEFT JOIN snap_blob b ON b.hash = f.hash"

@@ -133,7 +133,7 @@ START_TEST(test_forged_pack_refused)
 	out = tl_path(dir, "out/deep");
 	for (int k = 0; k < 3; k++) {
 		ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO snap_blob"
-						    " VALUES (?, 99, ?, 5)", -1, &s, NULL), SQLITE_OK);
+						    "(hash, segment_id, member, size) VALUES (?, 99, ?, 5)", -1, &s, NULL), SQLITE_OK);
 		sqlite3_bind_blob(s, 1, h.b, 16, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, members[k], -1, SQLITE_STATIC);
 		ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
@@ -215,6 +215,10 @@ START_TEST(test_migrate_v2)
 				      "ALTER TABLE snap_file DROP COLUMN msgid_h;"
 				      "CREATE INDEX snap_file_msgid ON snap_file(message_id)"
 				      " WHERE message_id IS NOT NULL;"
+				      "UPDATE snap_blob SET member = (SELECT p.relpath || '/' || f.name"
+				      " FROM snap_file f JOIN snap_path p ON p.id = f.path_id"
+				      " WHERE f.id = snap_blob.file_id) WHERE member = '';"
+				      "ALTER TABLE snap_blob DROP COLUMN file_id;"
 				      "UPDATE schema_version SET version = 2 WHERE module = 'snapshot'",
 				      NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -240,6 +244,20 @@ START_TEST(test_migrate_v2)
 		struct snap_find_query q = { .message_id = "m4@ex.com" };
 		n = 0;
 		ck_assert_int_eq(snap_find(r, &q, count_row, &n, &err), 0);
+	}
+	{
+		/* restored from a blob row written with its member name as text */
+		char *ids[] = { "m3@ex.com" };
+		char *out = tl_path(dir, "out");
+		struct snap_restore_opts ro = { .to_dir = out, .message_ids = ids,
+						.nmessage_ids = 1 };
+		size_t len;
+		char *got;
+		ck_assert_int_eq(snap_restore(r, NULL, &ro, NULL, NULL, &err), 1);
+		got = tl_read_file(tl_path(dir, "out/ex.com/bob/md50000000003.msg"), &len);
+		ck_assert_uint_eq(len, 42);
+		free(got);
+		free(out);
 	}
 	snap_repo_free(&r);
 	hw_store_free(&st);
