@@ -254,9 +254,11 @@ START_TEST(test_migrate_v2)
 		size_t len;
 		char *got;
 		ck_assert_int_eq(snap_restore(r, NULL, &ro, NULL, NULL, &err), 1);
-		got = tl_read_file(tl_path(dir, "out/ex.com/bob/md50000000003.msg"), &len);
+		char *file = tl_path(dir, "out/ex.com/bob/md50000000003.msg");
+		got = tl_read_file(file, &len);
 		ck_assert_uint_eq(len, 42);
 		free(got);
+		free(file);
 		free(out);
 	}
 	snap_repo_free(&r);
