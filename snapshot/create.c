@@ -874,11 +874,18 @@ out:
 	return ret;
 }
 
+static int cmp_pending_hash(const void *a, const void *b)
+{
+	return memcmp((*(struct pending_blob *const *)a)->hash,
+		      (*(struct pending_blob *const *)b)->hash, 16);
+}
+
 static int commit_pack(struct create_ctx *c, struct hw_error *err)
 {
 	size_t nseg;
 	const struct snap_seg_info *si;
 	int64_t pack_id, *seg_ids = NULL;
+	struct pending_blob **order = NULL;
 	sqlite3_stmt *s;
 	int ret = -1;
 
@@ -911,8 +918,15 @@ static int commit_pack(struct create_ctx *c, struct hw_error *err)
 			goto out;
 		seg_ids[i] = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
 	}
+	/* in hash order: the rows go into the blob b-tree one after the other
+	   instead of at random places (pb itself stays in the order the
+	   added map indexes) */
+	order = hw_calloc(c->npb + 1, sizeof(*order));
+	for (size_t i = 0; i < c->npb; i++)
+		order[i] = &c->pb[i];
+	qsort(order, c->npb, sizeof(*order), cmp_pending_hash);
 	for (size_t i = 0; i < c->npb; i++) {
-		struct pending_blob *b = &c->pb[i];
+		struct pending_blob *b = order[i];
 		/* --full stores content again: the newest copy wins */
 		s = snap_stmt(c->r, "INSERT OR REPLACE INTO snap_blob(hash, segment_id, member, size,"
 			      " file_id) VALUES (?,?,?,?,?)", err);
@@ -929,6 +943,7 @@ static int commit_pack(struct create_ctx *c, struct hw_error *err)
 	ret = 0;
 out:
 	free(seg_ids);
+	free(order);
 	return ret;
 }
 
