@@ -300,6 +300,28 @@ static int drop_unreachable(struct snap_repo *r, struct hw_error *err)
 		" AND id NOT IN (SELECT path_id FROM snap_fver);", err);
 }
 
+/* Rows deleted leave free pages in the catalog file: when they are over a
+   quarter of it, VACUUM gives them back (one transaction, like any other:
+   a crash leaves the old catalog). Failing is not an error for prune. */
+static void compact_catalog(struct snap_repo *r)
+{
+	sqlite3 *db = hw_catalog_db(r->cat);
+	sqlite3_stmt *s = NULL;
+	int64_t free_pages = 0, pages = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT (SELECT freelist_count FROM pragma_freelist_count),"
+			       " (SELECT page_count FROM pragma_page_count)", -1, &s,
+			       NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+		free_pages = sqlite3_column_int64(s, 0);
+		pages = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	if (pages == 0 || free_pages * 4 < pages)
+		return;
+	if (sqlite3_exec(db, "VACUUM", NULL, NULL, NULL) != SQLITE_OK)
+		hw_diag_warn("%s: catalog not compacted: %s", r->path, sqlite3_errmsg(db));
+}
+
 int snap_prune(struct snap_repo *r, const struct snap_prune_opts *o, snap_prune_fn *fn, void *ctx,
 	       struct snap_prune_result *res, struct hw_error *err)
 {
@@ -425,6 +447,7 @@ int snap_prune(struct snap_repo *r, const struct snap_prune_opts *o, snap_prune_
 		}
 		res->packs_rewritten++;
 	}
+	compact_catalog(r);
 	ret = 1;
 out:
 	if (in_tx)

@@ -1,3 +1,4 @@
+# (and prune gives the catalog pages of the rows it deleted back)
 # A pack member is named after the file the content was first stored from;
 # the catalog derives that name from the file's record. When prune drops
 # that record while the content lives on in another file, the name is kept:
@@ -29,3 +30,25 @@ grep_out '"verdict":"ok"'
 # the pack stays extractable with standard tools under that name
 mkdir x && bsdtar -xf state/snapshots/packs/pack-*.tar.zst -C x
 cmp x/ex.com/bob/md50000000001.msg store/ex.com/amy/md50000000007.msg || die "pack member differs"
+
+# a folder of 600 messages, snapshotted, then gone: pruning the snapshot
+# that held them frees most of the catalog, and prune compacts it
+mkdir -p store/ex.com/tmp
+i=100
+while [ $i -lt 700 ]; do
+	printf 'Subject: s%s with some words\nFrom: a%s@ex.com\nMessage-ID: <t%s@ex.com>\n\n%s\n' \
+		$i $i $i $i > store/ex.com/tmp/md50000000$i.msg
+	i=$((i + 1))
+done
+expect_exit 0 hw snapshot create --label many
+rm -r store/ex.com/tmp
+expect_exit 0 hw snapshot create --label few
+pages_before=$(sqlite3 state/snapshots/catalog.db "PRAGMA page_count")
+expect_exit 0 hw snapshot prune --json --keep-last 1
+free=$(sqlite3 state/snapshots/catalog.db "PRAGMA freelist_count")
+pages=$(sqlite3 state/snapshots/catalog.db "PRAGMA page_count")
+echo "catalog: $pages_before pages before prune, $pages after, $free free" >&2
+[ $((free * 4)) -lt "$pages" ] && [ "$pages" -lt "$pages_before" ] ||
+	die "catalog not compacted: $free of $pages pages free ($pages_before before)"
+expect_exit 0 hw restore --to r4 ex.com/amy/md50000000007.msg
+cmp r4/ex.com/amy/md50000000007.msg store/ex.com/amy/md50000000007.msg || die "lost after vacuum"
