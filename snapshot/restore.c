@@ -375,6 +375,9 @@ static int open_to_folder(struct rctx *c, const char *relpath, struct hw_error *
 				fd = -1;
 				break;
 			}
+			/* without the final syncfs, each new entry is made durable here */
+			if (!c->use_syncfs)
+				hw_fsync_dir(fd, relpath, NULL);
 			next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		}
 		if (next < 0)
