@@ -72,6 +72,8 @@ struct create_ctx {
 
 #define READ_BATCH_FILES 512
 #define READ_BATCH_BYTES (32u << 20)
+#define READ_POOL_MIN_FILES 128     /* smaller batches are read on this thread */
+#define READ_POOL_MIN_BYTES (1u << 20)
 
 struct file_meta {
 	int64_t date;
@@ -764,7 +766,12 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 		rb.v = wv + b0;
 		if (prepare_batch(c, &rb, b1 - b0, err) < 0)
 			goto out;
-		if (rb.n > 0)
+		/* a thread started and joined per small batch costs more than it
+		   saves, and on a busy machine the join waits for the scheduler */
+		if (rb.n > 0 && rb.n < READ_POOL_MIN_FILES && bytes_b < READ_POOL_MIN_BYTES)
+			for (size_t i = 0; i < rb.n; i++)
+				read_one(&rb, i, 0);
+		else if (rb.n > 0)
 			hw_pool_run(c->read_jobs, rb.n, read_one, &rb, NULL);
 		for (size_t i = b0; i < b1; i++) {
 			struct work *w = &wv[i];
