@@ -63,6 +63,7 @@ struct create_ctx {
 	bool path_new;              /* the current folder's path is new: no records */
 	bool repo_empty;            /* no content stored before this run: no lookups */
 	bool bulk;                  /* first snapshot: indexes built at the end */
+	bool journal_switched;      /* rollback journal for this run, WAL after */
 	const char *cur_mrk;        /* the current folder's IMAP.MRK as read */
 	/* the state catalog's messages of the current folder (o->state_cat) */
 	char *sm_relpath;
@@ -954,11 +955,12 @@ out:
 	return ret;
 }
 
-/* An empty repository (the first snapshot): nothing to look up, and the
-   indexes are dropped now and built after the inserts, inside this
-   transaction (a rollback brings them back). The statement cache holds
-   statements that may refer to them: SQLite re-prepares those itself. */
-static int start_bulk(struct create_ctx *c, struct hw_error *err)
+/* An empty repository (the first snapshot)? Asked before the transaction:
+   nothing to look up then, and the catalog is written in rollback-journal
+   mode for that one transaction: pages new to the file are written once
+   (with WAL every page goes to the log, then again to the database at the
+   checkpoint). WAL comes back right after the commit. */
+static int check_empty(struct create_ctx *c, struct hw_error *err)
 {
 	sqlite3_stmt *s = snap_stmt(c->r, "SELECT NOT EXISTS (SELECT 1 FROM snap_blob)"
 				    " AND NOT EXISTS (SELECT 1 FROM snap_file)", err);
@@ -973,6 +975,19 @@ static int start_bulk(struct create_ctx *c, struct hw_error *err)
 	}
 	c->repo_empty = sqlite3_column_int(s, 0) != 0;
 	sqlite3_reset(s);
+	/* another connection (a reader) keeps WAL on: then it stays */
+	if (c->repo_empty && !c->o->dry_run &&
+	    hw_catalog_exec(c->r->cat, "PRAGMA journal_mode=DELETE", err) > 0)
+		c->journal_switched = true;
+	return 0;
+}
+
+/* In an empty repository the indexes are dropped now and built after the
+   inserts, inside this transaction (a rollback brings them back). The
+   statement cache holds statements that may refer to them: SQLite
+   re-prepares those itself. */
+static int start_bulk(struct create_ctx *c, struct hw_error *err)
+{
 	if (!c->repo_empty || c->o->dry_run)
 		return 0;
 	c->bulk = true;
@@ -1030,6 +1045,8 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	if (hw_store_folders(st, o->folders, o->nfolders, &fl, &problems, err) < 0)
 		goto out;
 	res->skipped += problems;
+	if (check_empty(&c, err) < 0)
+		goto out;
 	if (hw_catalog_begin(r->cat, err) < 0)
 		goto out;
 	in_tx = true;
@@ -1094,6 +1111,11 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 out:
 	if (in_tx)
 		hw_catalog_rollback(r->cat);
+	if (c.journal_switched) {
+		struct hw_error jerr;
+		if (hw_catalog_exec(r->cat, "PRAGMA journal_mode=WAL", &jerr) < 0)
+			hw_diag_warn("%s", jerr.msg);
+	}
 	/* a pack written for a snapshot that did not commit stays until the
 	   next create or prune: snap_repo_gc removes it once the catalog says
 	   for sure that nothing refers to it */

@@ -44,6 +44,15 @@ static struct snap_repo *make_snapshot(struct hw_store **st_r)
 	ck_assert_int_eq(res.id, 1);
 	ck_assert_uint_eq(res.messages, 2);
 	ck_assert_uint_eq(res.files_added, 2);
+	{
+		/* the first snapshot ran in rollback-journal mode: WAL is back */
+		sqlite3_stmt *s;
+		ck_assert_int_eq(sqlite3_prepare_v2(hw_catalog_db(snap_repo_catalog(r)),
+						    "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+		ck_assert_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
+		sqlite3_finalize(s);
+	}
 	free(store);
 	free(repo);
 	return r;
