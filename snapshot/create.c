@@ -490,9 +490,9 @@ static void read_one(void *ctx, size_t i, int worker)
 	} else {
 		char *display = hw_path_join(rb->relpath, w->name);
 		struct stat sb;
-		/* pass 1 saw a regular file (lstat); O_NONBLOCK keeps a FIFO put
-		   there since from blocking the open, and fstat checks that it is
-		   still that file. Reads of a regular file ignore O_NONBLOCK */
+		/* pass 1 saw a regular file (lstat); O_NONBLOCK keeps the open
+		   from blocking on a FIFO put there since, and fstat checks that
+		   it is still that file. Reads of a regular file ignore O_NONBLOCK */
 		int ffd = openat(rb->dirfd, w->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
 				 O_NOCTTY);
 		int rr = -1;
