@@ -1045,6 +1045,9 @@ static int write_reports(const struct nightly *n, const char *json, const char *
 	int fd, ret = 0;
 
 	fd = open(n->state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* a killed run's temps would otherwise stay for ever */
+	if (fd >= 0 && hw_atomic_cleanup(fd, n->state, &err) < 0)
+		hw_diag_warn("%s", err.msg);
 	if (fd < 0 || hw_atomic_replace(fd, n->state, "hiwater.prom", prom, strlen(prom), 0644,
 					&err) < 0) {
 		if (fd < 0)
@@ -1067,6 +1070,8 @@ static int write_reports(const struct nightly *n, const char *json, const char *
 		if (*c == ':')
 			*c = '-';   /* portable file names */
 	fd = open(rdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && hw_atomic_cleanup(fd, rdir, &err) < 0)
+		hw_diag_warn("%s", err.msg);
 	if (fd < 0 || hw_atomic_replace(fd, rdir, name, json, strlen(json), 0644, &err) < 0) {
 		if (fd < 0)
 			hw_error_sys(&err, "open", rdir);

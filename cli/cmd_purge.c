@@ -125,6 +125,9 @@ static void purge_folder_remove(const struct hw_store *st, const struct hw_purge
 		res->folders_failed++;
 		goto out_free;
 	}
+	/* a killed run's IMAP.MRK temp (and folder lock) */
+	if (hw_atomic_cleanup(fd, f->relpath, &err) < 0)
+		hw_diag_warn("%s", err.msg);
 	r = hw_mrk_remove(fd, f->relpath, files, n, &err);
 	if (r <= 0) {
 		if (r == 0) {

@@ -10,6 +10,7 @@
 
 #include "atomic.h"
 #include "io.h"
+#include "os.h"
 #include "util.h"
 
 static char *display(const char *dirpath, const char *name)
@@ -215,5 +216,8 @@ int hw_atomic_cleanup(int dirfd, const char *dirpath, struct hw_error *err)
 			removed++;
 	}
 	closedir(d);
+	/* a killed run may have left the folder lock too: it would block
+	   MDaemon's writers as well as ours */
+	removed += hw_folder_lock_clear_stale(dirfd, dirpath, NULL);
 	return removed;
 }

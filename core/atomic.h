@@ -17,8 +17,9 @@
  * abort:  unlink the temp; safe to call twice or after commit.
  *
  * hw_atomic_cleanup() removes stale temps (whose pid no longer runs) that a
- * killed run left in a directory; every command that writes calls it for the
- * folders it touches. Returns the number removed, or -1.
+ * killed run left in a directory, and a folder lock such a run left
+ * (core/os.h); every command that writes calls it for the folders it
+ * touches. Returns the number removed, or -1.
  */
 #ifndef HW_ATOMIC_H
 #define HW_ATOMIC_H

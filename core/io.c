@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,13 @@
 #include "util.h"
 
 enum io_op { OP_WRITE, OP_FSYNC, OP_RENAME, OP_FALLOCATE, OP_UNLINK, OP_FTRUNCATE,
-	     OP_OPEN, OP_MKDIR, OP_LINK, OP_COUNT };
+	     OP_OPEN, OP_MKDIR, OP_LINK, OP_ANY, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {
-	"write", "fsync", "rename", "fallocate", "unlink", "ftruncate", "open", "mkdir", "link"
+	"write", "fsync", "rename", "fallocate", "unlink", "ftruncate", "open", "mkdir", "link",
+	"any"
 };
+#define FAULT_SHORT (-1)
+#define FAULT_KILL (-2)   /* the crash harness: SIGKILL ourselves before the call */
 
 #define MAX_FAULTS 8
 struct fault {
@@ -34,7 +38,8 @@ static int parse_err(const char *s)
 	if (strcmp(s, "EIO") == 0) return EIO;
 	if (strcmp(s, "EDQUOT") == 0) return EDQUOT;
 	if (strcmp(s, "EACCES") == 0) return EACCES;
-	if (strcmp(s, "SHORT") == 0) return -1;
+	if (strcmp(s, "SHORT") == 0) return FAULT_SHORT;
+	if (strcmp(s, "KILL") == 0) return FAULT_KILL;
 	return EIO;
 }
 
@@ -76,10 +81,53 @@ void hw_io_fault_reset(void)
 	pthread_mutex_unlock(&fault_lock);
 }
 
+/* HIWATER_FAULT_LOG=FILE: a line per injected failure, so that a test can
+   tell a fault that was absorbed from one that was never reached (the count
+   of calls can vary with the threads' order) */
+static void fault_log(enum io_op op, long nth)
+{
+	const char *path = getenv("HIWATER_FAULT_LOG");
+	char line[64];
+	int fd, n;
+
+	if (path == NULL || *path == '\0')
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	n = snprintf(line, sizeof(line), "%s %ld\n", op_names[op], nth);
+	if (write(fd, line, (size_t)n) < 0) {
+		/* a test aid: nothing to do */
+	}
+	close(fd);
+}
+
+/* and at exit "count OP N" for every kind: how many calls a run made, so
+   that a test can aim at the last one */
+__attribute__((destructor)) static void fault_counts_log(void)
+{
+	const char *path = getenv("HIWATER_FAULT_LOG");
+	char line[64];
+	int fd, n;
+
+	if (nfaults <= 0 || path == NULL || *path == '\0')
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	for (int op = 0; op < OP_COUNT; op++) {
+		n = snprintf(line, sizeof(line), "count %s %ld\n", op_names[op],
+			     atomic_load(&counts[op]));
+		if (write(fd, line, (size_t)n) < 0)
+			break;
+	}
+	close(fd);
+}
+
 /* 0: no fault; otherwise the errno to fail with (-1: short write) */
 static int fault_check(enum io_op op)
 {
-	long n;
+	long n, any;
 	int i;
 
 	if (nfaults == 0)
@@ -91,9 +139,17 @@ static int fault_check(enum io_op op)
 	if (nfaults == 0)
 		return 0;
 	n = atomic_fetch_add(&counts[op], 1) + 1;
-	for (i = 0; i < nfaults; i++)
-		if (faults[i].op == op && (faults[i].nth == 0 || faults[i].nth == n))
+	any = atomic_fetch_add(&counts[OP_ANY], 1) + 1;
+	for (i = 0; i < nfaults; i++) {
+		long want = faults[i].op == OP_ANY ? any : n;
+		if ((faults[i].op == op || faults[i].op == OP_ANY) &&
+		    (faults[i].nth == 0 || faults[i].nth == want)) {
+			if (faults[i].err == FAULT_KILL)
+				kill(getpid(), SIGKILL);
+			fault_log(op, want);
 			return faults[i].err;
+		}
+	}
 	return 0;
 }
 

@@ -11,7 +11,11 @@
  * OP is write|fsync|rename|fallocate|unlink|ftruncate|open|mkdir|link, N the
  * 1-based call number of that OP to fail, ERR is ENOSPC|EIO|EDQUOT|SHORT
  * (SHORT: a write that writes half and returns the short count). N may be
- * "*" to fail every call of the kind.
+ * "*" to fail every call of the kind. OP "any" counts the calls of every
+ * kind together. ERR KILL sends the process SIGKILL just before the call
+ * (the crash harness, tests/crash/, uses "any:N:KILL"). With
+ * HIWATER_FAULT_LOG=FILE each injected failure appends "OP N" to FILE, and
+ * the process appends "count OP N" for each kind when it exits normally.
  *
  * The wrappers keep POSIX semantics (return value and errno); hw_io_write_all
  * loops over short writes and EINTR.

@@ -67,9 +67,11 @@ int hw_os_copy_xattrs(int src_fd, int dst_fd, const char *display_path, struct h
 int hw_os_open_beneath(int dirfd, const char *relpath, int flags);
 
 /* ---- the folder lock (as MDaemon's writers take it) ----
- * A lock file created in the folder with O_CREAT|O_EXCL, holding our pid;
- * removed on release. The name is configurable (MDaemon's real name is not
- * documented; default IMAP.LCK). Take it only around a swap, never for a scan. */
+ * A lock file created in the folder, holding "hiwater PID", that appears
+ * with its content in one step (a temp file renamed without replacing);
+ * removed on release. A lock left by a killed hiwater run is removed by the
+ * next run that visits the folder (hw_atomic_cleanup, or a take). The name
+ * is configurable (MDaemon's real name is not documented; default IMAP.LCK). Take it only around a swap, never for a scan. */
 #define HW_FOLDER_LOCK_DEFAULT "IMAP.LCK"
 struct hw_folder_lock {
 	int dirfd;       /* not owned */
@@ -80,6 +82,10 @@ struct hw_folder_lock {
 int hw_folder_lock_take(int dirfd, const char *dirpath, const char *lockname,
 			int timeout_ms, struct hw_folder_lock *l, struct hw_error *err);
 void hw_folder_lock_release(struct hw_folder_lock *l);
+/* remove the lock if a hiwater run that is gone left it (it reads "hiwater
+   PID" and PID no longer runs); another program's lock, or a live one, is
+   never touched. lockname NULL: the configured name. 1 removed, 0 not. */
+int hw_folder_lock_clear_stale(int dirfd, const char *dirpath, const char *lockname);
 /* the configured lock name (HIWATER_FOLDER_LOCK env or the default) */
 const char *hw_folder_lock_name(void);
 void hw_folder_lock_set_name(const char *name);   /* ignored unless _ok */

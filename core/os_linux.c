@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
@@ -257,57 +258,151 @@ void hw_folder_lock_set_name(const char *name)
 	lock_name = hw_folder_lock_name_ok(name) ? hw_strdup(name) : NULL;
 }
 
-/* "hiwater PID" in the lock file, and no such process: remove it */
-static bool lock_is_stale_ours(int dirfd, const char *lockname)
+/* Is the lock a leftover of a hiwater run that was killed while holding it?
+   Only a lock that reads "hiwater PID" (as written below) with a PID that
+   no longer runs: another program's lock, or a live process's, is never
+   ours to break. *st_r identifies the file that was read. */
+static bool lock_is_stale(int dirfd, const char *lockname, struct stat *st_r)
 {
-	char buf[64];
-	long pid;
-	char *end;
+	char buf[64], end = '\0';
+	int fd = openat(dirfd, lockname, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	ssize_t n;
-	int fd = openat(dirfd, lockname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	long pid;
 
 	if (fd < 0)
-		return errno == ENOENT;   /* gone meanwhile: try again */
-	n = read(fd, buf, sizeof(buf) - 1);
+		return false;
+	n = fstat(fd, st_r) == 0 && S_ISREG(st_r->st_mode) ? read(fd, buf, sizeof(buf) - 1) : -1;
 	close(fd);
-	if (n <= 8)
+	if (n <= 0)
 		return false;
 	buf[n] = '\0';
-	if (strncmp(buf, "hiwater ", 8) != 0)
+	if (sscanf(buf, "hiwater %ld%c", &pid, &end) != 2 || pid <= 0 ||
+	    (end != '\r' && end != '\n'))
 		return false;
-	pid = strtol(buf + 8, &end, 10);
-	if (end == buf + 8 || (*end != '\r' && *end != '\n') || pid <= 0)
-		return false;
-	if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-		return false;
-	return hw_io_unlinkat(dirfd, lockname, 0) == 0 || errno == ENOENT;
+	return pid != (long)getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }
 
-/* 0 taken, -1 with errno (EEXIST: held) */
-static int lock_link(int dirfd, const char *lockname)
+/* Remove a stale lock. Moved aside first, so that of two runs breaking the
+   same lock only one succeeds; if what moved is not the file found stale (a
+   live lock taken in between), it is put back. */
+static void lock_break(int dirfd, const char *lockname, const struct stat *stale)
 {
-	char tmp[64], line[64];
-	int fd, n, r, e;
+	char *aside = hw_asprintf(HW_TMP_PREFIX "%ld.%08x.stale-lock", (long)getpid(),
+				  (unsigned)hw_now_ns());
+	struct stat st;
 
-	snprintf(tmp, sizeof(tmp), HW_TMP_PREFIX "%ld.lock", (long)getpid());
-	(void)unlinkat(dirfd, tmp, 0);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (hw_io_renameat(dirfd, lockname, dirfd, aside) == 0) {
+		if (fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_ino == stale->st_ino && st.st_dev == stale->st_dev)
+			(void)hw_io_unlinkat(dirfd, aside, 0);
+		else if (renameat2(dirfd, aside, dirfd, lockname, RENAME_NOREPLACE) < 0)
+			(void)hw_io_unlinkat(dirfd, aside, 0);
+	}
+	free(aside);
+}
+
+/* the step that failed in lock_create, for the message */
+static __thread const char *lock_step = "open";
+
+/* The lock with its content, from an unnamed file (O_TMPFILE) linked into
+   place: a kill at any moment leaves nothing at all. 1 taken, 0 held, -1
+   error, -2 not supported here (no O_TMPFILE or no /proc: use a temp). */
+static int lock_create_unnamed(int dirfd, const char *lockname, const char *line, size_t len)
+{
+	char proc[64];
+	int fd, r, e;
+
+	lock_step = "open";
+	fd = hw_io_openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return -1;
-	n = snprintf(line, sizeof(line), "hiwater %ld\r\n", (long)getpid());
-	if (write(fd, line, (size_t)n) != n) {
+		return errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL ? -2 : -1;
+	lock_step = "write";
+	if (hw_io_write_all(fd, line, len) < 0) {
 		e = errno;
 		close(fd);
-		(void)unlinkat(dirfd, tmp, 0);
-		errno = e ? e : ENOSPC;
+		errno = e;
 		return -1;
 	}
-	close(fd);
-	r = linkat(dirfd, tmp, dirfd, lockname, 0);
+	lock_step = "link";
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	r = linkat(AT_FDCWD, proc, dirfd, lockname, AT_SYMLINK_FOLLOW);
 	e = errno;
-	(void)unlinkat(dirfd, tmp, 0);
+	close(fd);
 	errno = e;
-	return r;
+	if (r == 0)
+		return 1;
+	if (e == EEXIST)
+		return 0;
+	return e == ENOENT || e == EOPNOTSUPP || e == EPERM || e == EXDEV ? -2 : -1;
+}
+
+/* Create the lock file with its content in one step: from an unnamed file
+   where the file system has them; elsewhere the line is written to a temp
+   file that is then renamed without replacing (or hard-linked, where rename
+   cannot refuse to replace) to the lock name. A run killed at any moment
+   leaves either no lock (and at most a temp that hw_atomic_cleanup removes)
+   or a lock that names it, which lock_is_stale recognises.
+   1 taken, 0 held by someone, -1 error (errno; lock_step says which call) */
+static int lock_create(int dirfd, const char *lockname)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "hiwater %ld\r\n", (long)getpid());
+	char *tmp;
+	int fd, ret, e;
+
+	ret = lock_create_unnamed(dirfd, lockname, line, (size_t)n);
+	if (ret != -2)
+		return ret;
+	ret = -1;
+	tmp = hw_asprintf(HW_TMP_PREFIX "%ld.%08x.%s", (long)getpid(), (unsigned)hw_now_ns(),
+			  lockname);
+	lock_step = "open";
+	fd = hw_io_openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		free(tmp);
+		return -1;
+	}
+	lock_step = "write";
+	if (hw_io_write_all(fd, line, (size_t)n) < 0) {
+		e = errno;
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	lock_step = "rename";
+	if (renameat2(dirfd, tmp, dirfd, lockname, RENAME_NOREPLACE) == 0) {
+		free(tmp);
+		return 1;
+	}
+	if (errno == EEXIST) {
+		ret = 0;
+	} else if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+		lock_step = "link";
+		if (linkat(dirfd, tmp, dirfd, lockname, 0) == 0)
+			ret = 1;
+		else if (errno == EEXIST)
+			ret = 0;
+	}
+	e = errno;
+out:
+	(void)hw_io_unlinkat(dirfd, tmp, 0);
+	free(tmp);
+	errno = e;
+	return ret;
+}
+
+int hw_folder_lock_clear_stale(int dirfd, const char *dirpath, const char *lockname)
+{
+	struct stat st;
+
+	if (lockname == NULL)
+		lockname = hw_folder_lock_name();
+	if (!lock_is_stale(dirfd, lockname, &st))
+		return 0;
+	hw_diag_info("%s/%s: removed the lock of a hiwater run that is gone",
+		     dirpath != NULL ? dirpath : ".", lockname);
+	lock_break(dirfd, lockname, &st);
+	return 1;
 }
 
 int hw_folder_lock_take(int dirfd, const char *dirpath, const char *lockname,
@@ -321,24 +416,23 @@ int hw_folder_lock_take(int dirfd, const char *dirpath, const char *lockname,
 	if (lockname == NULL)
 		lockname = hw_folder_lock_name();
 	for (;;) {
-		/* the lock appears whole or not at all: its content ("hiwater
-		   PID") is written to a temp first and linked into place, so a
+		/* the lock appears whole or not at all (lock_create), so a
 		   kill can never leave an empty lock nobody can tell is stale */
-		int r = lock_link(dirfd, lockname);
-		if (r == 0) {
+		int r = lock_create(dirfd, lockname);
+		if (r > 0) {
 			l->name = hw_strdup(lockname);
 			l->held = true;
 			return 1;
 		}
-		if (errno != EEXIST) {
+		if (r < 0) {
 			char *p = hw_path_join(dirpath, lockname);
-			hw_error_sys(err, "open", p);
+			hw_error_sys(err, lock_step, p);
 			free(p);
 			return -1;
 		}
 		/* our own lock, left by a hiwater that was killed: take it back
 		   (a writer's lock is never touched) */
-		if (lock_is_stale_ours(dirfd, lockname))
+		if (hw_folder_lock_clear_stale(dirfd, dirpath, lockname) > 0)
 			continue;
 		if (hw_monotonic() >= deadline) {
 			char *p = hw_path_join(dirpath, lockname);

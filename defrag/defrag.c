@@ -122,6 +122,31 @@ static bool is_adjacent(uint64_t prev_end, uint64_t first)
 }
 
 /* copy fd -> dfd, hashing what was read; -1 error */
+/* pwrite all of buf: a short write is retried (POSIX allows one); two in a
+   row, or none at all, mean the disk is full. 0 or -1 with errno */
+static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
+{
+	int shorts = 0;
+
+	while (len > 0) {
+		ssize_t n = hw_io_pwrite(fd, buf, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if ((size_t)n < len && (n == 0 || ++shorts > 1)) {
+			errno = ENOSPC;
+			return -1;
+		}
+		if ((size_t)n == len)
+			shorts = 0;
+		buf += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static int copy_data(struct run *r, int fd, int dfd, uint64_t doff, uint64_t size,
 		     const char *shown, const char *dshown, struct hw_hash *h, struct hw_error *err)
 {
@@ -146,7 +171,7 @@ static int copy_data(struct run *r, int fd, int dfd, uint64_t doff, uint64_t siz
 			break;
 		}
 		XXH3_128bits_update(xs, r->buf, (size_t)n);
-		if (hw_io_pwrite(dfd, r->buf, (size_t)n, (off_t)(doff + off)) != n) {
+		if (pwrite_all(dfd, r->buf, (size_t)n, (off_t)(doff + off)) < 0) {
 			ret = hw_error_sys(err, "write", dshown);
 			break;
 		}

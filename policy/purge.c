@@ -111,6 +111,37 @@ static int item_oldest_first(const void *a, const void *b)
 	return strcmp(x->file, y->file);
 }
 
+/* dates from the catalog's rows of the folder for the files still undated
+   (same_file: only when size and mtime are those the indexer saw); 1 when
+   the catalog knows the folder */
+static int dates_from_catalog(struct hw_catalog *cat, const char *relpath,
+			      const struct hw_dir *d, struct dated *v, bool same_file)
+{
+	struct hw_cat_folder cf = { 0 };
+	struct hw_cat_message *mv = NULL;
+	struct hw_error err;
+	size_t mn = 0;
+	int ret = 0;
+
+	if (hw_catalog_folder_get(cat, relpath, &cf, &err) == 1 &&
+	    hw_catalog_messages_get(cat, cf.id, &mv, &mn, &err) >= 0 && mn > 0) {
+		for (size_t i = 0; i < mn; i++) {
+			const struct hw_entry *e = hw_dir_find(d, mv[i].file);
+			if (e == NULL || e->kind != HW_ENTRY_MESSAGE || v[e - d->v].date > 0)
+				continue;
+			if (same_file && (mv[i].size != (int64_t)e->st.st_size ||
+					  mv[i].mtime_ns != HW_TS_NS(e->st.st_mtim)))
+				continue;
+			v[e - d->v].uid = mv[i].uid;
+			v[e - d->v].date = mv[i].date;
+		}
+		ret = 1;
+	}
+	hw_cat_messages_free(mv, mn);
+	hw_cat_folder_release(&cf);
+	return ret;
+}
+
 /* Arrival dates for the files of a listed folder: IMAP.MRK first (what
    MDaemon itself keeps), the catalog when IMAP.MRK is absent or corrupt.
    Returns the source name, or NULL when neither has dates. */
@@ -132,27 +163,19 @@ static const char *dates_fill(int fd, const struct hw_store *st, struct hw_catal
 			v[e - d->v].date = m.recs[i].date;
 		}
 		src = IMAPMRK_NAME;
+		/* A file without a record but known to the catalog as the same
+		   file (name, size, mtime): a purge killed after it dropped the
+		   record and before it unlinked the file, or a record MDaemon has
+		   not written yet. Its arrival date is the catalog's; without it
+		   the file would stay, recordless, as new mail. */
+		if (cat != NULL)
+			dates_from_catalog(cat, relpath, d, v, true);
 	} else if (cat != NULL) {
-		struct hw_cat_folder cf = { 0 };
-		struct hw_cat_message *mv = NULL;
-		size_t mn = 0;
-
 		if (err.msg[0] != '\0')
 			hw_diag_warn("%s: IMAP.MRK not used (%s); arrival dates from the catalog",
 				     relpath, err.msg);
-		if (hw_catalog_folder_get(cat, relpath, &cf, &err) == 1 &&
-		    hw_catalog_messages_get(cat, cf.id, &mv, &mn, &err) >= 0 && mn > 0) {
-			for (size_t i = 0; i < mn; i++) {
-				const struct hw_entry *e = hw_dir_find(d, mv[i].file);
-				if (e == NULL || e->kind != HW_ENTRY_MESSAGE)
-					continue;
-				v[e - d->v].uid = mv[i].uid;
-				v[e - d->v].date = mv[i].date;
-			}
+		if (dates_from_catalog(cat, relpath, d, v, false) > 0)
 			src = "catalog";
-		}
-		hw_cat_messages_free(mv, mn);
-		hw_cat_folder_release(&cf);
 	}
 	imapmrk_release(&m);
 	return src;

@@ -529,14 +529,28 @@ int snap_segment_read(int packfd, const char *packpath, uint64_t offset, uint64_
 			hw_error_set(err, EINVAL, "%s: member '%s' has a bad size", packpath, name);
 			goto out;
 		}
-		if ((size_t)size + 1 > cap) {
-			cap = (size_t)size + 1;
-			free(data);
+		/* the buffer grows with the data that actually comes: a member
+		   header may lie about its size (a crafted or damaged pack), and
+		   must not make us allocate gigabytes for a few bytes */
+		size_t got = 0;
+		if (data == NULL) {
+			cap = 1;
 			data = hw_malloc(cap);
 		}
-		size_t got = 0;
 		while (got < (size_t)size) {
-			la_ssize_t n = archive_read_data(a, data + got, (size_t)size - got);
+			size_t want = (size_t)size - got;
+			if (want > (1u << 20))
+				want = 1u << 20;
+			if (got + want + 1 > cap) {
+				size_t ncap = cap < (1u << 16) ? (1u << 16) : cap * 2;
+				while (ncap < got + want + 1)
+					ncap *= 2;
+				if (ncap > (size_t)size + 1)
+					ncap = (size_t)size + 1;
+				data = hw_realloc(data, ncap);
+				cap = ncap;
+			}
+			la_ssize_t n = archive_read_data(a, data + got, want);
 			if (n < 0) {
 				hw_error_set(err, EIO, "%s: member '%s' unreadable: %s", packpath,
 					     name, archive_error_string(a));

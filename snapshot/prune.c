@@ -80,7 +80,13 @@ static int unlink_pack(struct snap_repo *r, const char *name, struct hw_error *e
 		snap_packs_unlock(r);
 		return -1;
 	}
-	hw_fsync_dir(r->packs_fd, r->packs_path, NULL);
+	/* the catalog no longer lists the pack: a pack that comes back after
+	   a crash is only garbage for the next gc, so this is a warning */
+	{
+		struct hw_error ferr;
+		if (hw_fsync_dir(r->packs_fd, r->packs_path, &ferr) < 0)
+			hw_diag_warn("%s", ferr.msg);
+	}
 	snap_packs_unlock(r);
 	return 0;
 }

@@ -265,6 +265,9 @@ int snap_repo_open(const char *dir, bool create, struct snap_repo **r_r, struct 
 	r->dirfd = open_dir(AT_FDCWD, dir, dir, create, err);
 	if (r->dirfd < 0)
 		goto out;
+	/* a run killed while it created the repository left the marker's temp */
+	if (create && hw_atomic_cleanup(r->dirfd, dir, err) < 0)
+		goto out;
 	if (fstatat(r->dirfd, REPO_MARK, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT) {
 			hw_error_sys(err, "stat", REPO_MARK);

@@ -44,6 +44,11 @@ struct rfolder {
 	struct hw_msgname next;
 	struct hw_mrk_add *adds;
 	size_t nadds, cap_adds;
+	/* messages found already there: a killed restore may have put them
+	   back without their record, which finish_store then adds */
+	struct hw_mrk_add *present;
+	size_t npresent, cap_present;
+	bool *claimed;              /* d.v[i] already stands for a message */
 };
 
 /* up to this many files below --to DIR are fsynced one by one */
@@ -62,6 +67,7 @@ struct rctx {
 	size_t nrf, cap_rf;
 	unsigned tmp_counter;
 	size_t failed;
+	size_t write_failed;        /* of those, failures to write the target */
 	bool use_syncfs;            /* --to DIR with many files: one syncfs at the end */
 };
 
@@ -302,6 +308,7 @@ static int put_file(struct rctx *c, int dirfd, const char *dirpath, const char *
 	fd = hw_io_openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		hw_error_sys(err, "open", disp);
+		c->write_failed++;
 		goto out;
 	}
 	if (hw_io_write_all(fd, data, len) < 0) {
@@ -335,6 +342,8 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	hw_io_unlinkat(dirfd, tmp, 0);
+	if (ret < 0)
+		c->write_failed++;
 out:
 	free(tmp);
 	free(disp);
@@ -409,12 +418,17 @@ static struct rfolder *folder_get(struct rctx *c, const char *relpath, struct hw
 	if (c->o->to_dir != NULL) {
 		f->fd = open_to_folder(c, relpath, err);
 		f->existed = true;
+		if (f->fd < 0)
+			c->write_failed++;
 	} else {
 		struct hw_error e2;
 		f->fd = hw_store_open_folder(c->st, relpath, &e2);
 		f->existed = f->fd >= 0;
-		if (f->fd < 0)
-			f->fd = hw_store_make_folder(c->st, relpath, err);
+		if (f->fd < 0 && (f->fd = hw_store_make_folder(c->st, relpath, err)) < 0)
+			c->write_failed++;
+		/* a killed restore's temps and folder lock */
+		else if (!c->o->dry_run && hw_atomic_cleanup(f->fd, relpath, &e2) < 0)
+			hw_diag_warn("%s", e2.msg);
 	}
 	return f->fd >= 0 ? f : NULL;
 }
@@ -438,12 +452,27 @@ static int store_message(struct rctx *c, struct ritem *it, const void *data, siz
 
 	if (f == NULL || folder_list(f, err) < 0)
 		return -1;
-	/* already there (same content, any name)? */
+	/* already there (same content, any name)? One file stands for one
+	   message: two identical messages need two files */
+	if (f->claimed == NULL)
+		f->claimed = hw_calloc(f->d.n + 1, sizeof(*f->claimed));
 	for (size_t i = 0; i < f->d.n; i++)
-		if (f->d.v[i].kind == HW_ENTRY_MESSAGE && f->d.v[i].st.st_size == it->size &&
+		if (!f->claimed[i] && f->d.v[i].kind == HW_ENTRY_MESSAGE &&
+		    f->d.v[i].st.st_size == it->size &&
 		    same_content(f->fd, f->d.v[i].name, it->hash, it->size)) {
+			f->claimed[i] = true;
 			it->action = SNAP_PRESENT;
 			it->new_file = hw_strdup(f->d.v[i].name);
+			if (c->o->to_dir == NULL && !c->o->dry_run) {
+				struct hw_mrk_add *a;
+				HW_GROW(f->present, f->cap_present, f->npresent + 1);
+				a = &f->present[f->npresent++];
+				memset(a, 0, sizeof(*a));
+				a->file = it->new_file;
+				a->flags = c->o->keep_flags ? (uint8_t)(it->flags & ~IMAPMRK_FLAG_DELETED) : 0;
+				a->size = it->size > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)it->size;
+				a->date = it->date;
+			}
 			return 0;
 		}
 	if (c->o->dry_run) {
@@ -660,12 +689,31 @@ static int finish_store(struct rctx *c)
 		if (hw_fsync_dir(f->fd, f->relpath, &ferr) < 0) {
 			hw_diag_error("%s", ferr.msg);
 			c->failed++;
+			c->write_failed++;
+		}
+		if (f->npresent > 0) {
+			/* present without a record: put back by a restore that was
+			   killed before its index edit */
+			struct imapmrk m;
+			imapmrk_init(&m);
+			if (imapmrk_read(f->fd, f->relpath, &m, &ferr) >= 0)
+				for (size_t j = 0; j < f->npresent; j++) {
+					bool has = false;
+					for (size_t k = 0; k < m.n && !has; k++)
+						has = strcmp(m.recs[k].filename, f->present[j].file) == 0;
+					if (has)
+						continue;
+					HW_GROW(f->adds, f->cap_adds, f->nadds + 1);
+					f->adds[f->nadds++] = f->present[j];
+				}
+			imapmrk_release(&m);
 		}
 		if (f->nadds > 0 || !f->existed) {
 			int r = hw_mrk_add(f->fd, f->relpath, f->adds, f->nadds, &ferr);
 			if (r <= 0) {
 				hw_diag_error("%s: restored files not indexed: %s", f->relpath, ferr.msg);
 				c->failed++;
+				c->write_failed++;
 			}
 		}
 		if (!f->existed) {
@@ -787,8 +835,15 @@ int snap_restore(struct snap_repo *r, const struct hw_store *st, const struct sn
 			fn(ctx, &ri);
 	}
 	ret = done > 0 || c.failed == 0 ? (done > 0 ? done : 1) : 0;
-	if (ret == 0)
+	if (ret == 0 && c.write_failed > 0) {
+		/* the target could not be written (reported above): an I/O
+		   failure, not a target that matched nothing or bad snapshot data */
+		hw_error_set(err, EIO, "nothing restored: %zu write%s failed", c.write_failed,
+			     c.write_failed == 1 ? "" : "s");
+		ret = -1;
+	} else if (ret == 0) {
 		hw_error_set(err, EIO, "nothing restored");
+	}
 out:
 	if (c.to_fd >= 0)
 		close(c.to_fd);
@@ -803,6 +858,8 @@ out:
 			close(c.rf[i].fd);
 		free(c.rf[i].relpath);
 		free(c.rf[i].adds);
+		free(c.rf[i].present);
+		free(c.rf[i].claimed);
 		hw_dir_release(&c.rf[i].d);
 	}
 	free(c.rf);
