@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 PKGS := libarchive libxxhash yaml-0.1 sqlite3
 DEB_PKGS := build-essential pkg-config libarchive-dev libxxhash-dev libyaml-dev \
-	libsqlite3-dev check zstd libarchive-tools e2fsprogs sqlite3
+	libsqlite3-dev check zstd libarchive-tools e2fsprogs sqlite3 clang libclang-rt-14-dev
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -80,7 +80,7 @@ deps:
 
 check: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit e2e
+	@$(MAKE) --no-print-directory unit e2e crash-short
 
 unit: $(UNIT_BIN)
 	@sh tools/run-unit.sh $(UNIT_BIN)

@@ -61,6 +61,11 @@ int hw_os_free_bytes(int fd, uint64_t *free_r, struct hw_error *err);
 /* copy xattrs from src to dst (best effort where unsupported) */
 int hw_os_copy_xattrs(int src_fd, int dst_fd, const char *display_path, struct hw_error *err);
 
+/* open relpath below dirfd refusing any symlink, mount crossing or escape
+   (openat2 RESOLVE_NO_SYMLINKS|RESOLVE_NO_XDEV|RESOLVE_BENEATH); -1 with
+   errno when that cannot be done here (ENOSYS: the caller walks instead) */
+int hw_os_open_beneath(int dirfd, const char *relpath, int flags);
+
 /* ---- the folder lock (as MDaemon's writers take it) ----
  * A lock file created in the folder, holding "hiwater PID", that appears
  * with its content in one step (a temp file renamed without replacing);

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -218,6 +220,16 @@ int hw_os_copy_xattrs(int src_fd, int dst_fd, const char *display_path, struct h
 	free(value);
 	free(names);
 	return ret;
+}
+
+int hw_os_open_beneath(int dirfd, const char *relpath, int flags)
+{
+	struct open_how how;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = (uint64_t)flags | O_NOFOLLOW;
+	how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	return (int)syscall(SYS_openat2, dirfd, relpath, &how, sizeof(how));
 }
 
 /* ---- folder lock ---- */

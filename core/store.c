@@ -10,6 +10,7 @@
 #include "atomic.h"
 #include "io.h"
 #include "os.h"
+#include "pool.h"
 #include "store.h"
 #include "util.h"
 
@@ -311,6 +312,13 @@ static int walk_path(const struct hw_store *st, const char *relpath, bool create
 
 int hw_store_open_folder(const struct hw_store *st, const char *relpath, struct hw_error *err)
 {
+	int fd = hw_os_open_beneath(st->fd, relpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	/* one syscall where the kernel can refuse symlinks, mount crossings
+	   and ".." itself; on any failure the walk, component by component,
+	   says precisely what is wrong */
+	if (fd >= 0)
+		return fd;
 	return walk_path(st, relpath, false, err);
 }
 
@@ -412,58 +420,88 @@ static void folder_add(struct hw_folder_list *fl, const char *relpath)
 
 /* subdirectory names of dirfd, sorted; problems reported and counted; what
    was seen of the directory itself into *seen (may be NULL) */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Subdirectory names of dirfd, sorted; problems reported and counted; what
+   was seen of the directory itself into *seen (may be NULL). One readdir
+   pass that keeps only directories: a folder of 100,000 messages costs one
+   getdents sweep, no stat, no copy or sort of the file names. */
 static char **subdirs(const struct hw_store *st, int dirfd, const char *dirpath,
 		      bool imap_only, size_t *n_r, unsigned *problems, struct hw_folder *seen)
 {
-	struct hw_dir d;
-	struct hw_error err;
+	const char *shown_dir = dirpath != NULL && *dirpath ? dirpath : ".";
+	const char *lockname = hw_folder_lock_name();
+	struct stat dst;
+	struct dirent *de;
 	char **v = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, entries = 0;
+	int fd = dup(dirfd);
+	DIR *dir;
 
-	hw_dir_init(&d);
 	*n_r = 0;
-	/* d_type is enough to tell directories from files; only directories
-	   are stat'ed (for the mount-point check): a folder of 100,000
-	   messages costs one getdents pass, not 100,000 stats */
-	if (hw_dir_read(dirfd, dirpath, false, &d, &err) < 0) {
-		hw_diag_error("%s", err.msg);
+	if (fd < 0 || fstat(fd, &dst) < 0 || (dir = fdopendir(fd)) == NULL) {
+		hw_diag_error("opendir(%s) failed: %s", shown_dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		(*problems)++;
 		return NULL;
 	}
-	if (seen != NULL) {
-		seen->listed = true;
-		seen->dir_mtime_ns = HW_TS_NS(d.st.st_mtim);
-		seen->dir_ino = (int64_t)d.st.st_ino;
-		seen->dir_entries = hw_dir_stamp_entries(&d);
-	}
-	for (size_t i = 0; i < d.n; i++) {
-		const struct hw_entry *e = &d.v[i];
+	rewinddir(dir);
+	for (;;) {
+		struct stat est;
+		unsigned char t;
 		char *shown;
-		if (e->kind == HW_ENTRY_SYMLINK) {
-			shown = hw_path_join(dirpath, e->name);
+		errno = 0;
+		de = readdir(dir);
+		if (de == NULL) {
+			if (errno != 0) {
+				hw_diag_error("readdir(%s) failed: %s", shown_dir, strerror(errno));
+				(*problems)++;
+			}
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (!hw_atomic_is_temp(de->d_name) && strcasecmp(de->d_name, lockname) != 0)
+			entries++;
+		t = de->d_type;
+		if (t == DT_UNKNOWN) {
+			if (fstatat(dirfd, de->d_name, &est, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			t = S_ISDIR(est.st_mode) ? DT_DIR : S_ISLNK(est.st_mode) ? DT_LNK : DT_REG;
+		}
+		if (t == DT_LNK) {
+			shown = hw_path_join(dirpath, de->d_name);
 			hw_diag_warn("%s is a symlink: not followed", shown);
 			free(shown);
 			(*problems)++;
 			continue;
 		}
-		if (e->kind != HW_ENTRY_FOLDER && e->kind != HW_ENTRY_DIR)
+		if (t != DT_DIR || (imap_only && !ends_imap(de->d_name)))
 			continue;
-		if (imap_only && e->kind != HW_ENTRY_FOLDER)
-			continue;
-		if (fstatat(dirfd, e->name, &d.v[i].st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISDIR(d.v[i].st.st_mode))
+		if (fstatat(dirfd, de->d_name, &est, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(est.st_mode))
 			continue;   /* gone or replaced meanwhile */
-		if (e->st.st_dev != st->dev) {
-			shown = hw_path_join(dirpath, e->name);
+		if (est.st_dev != st->dev) {
+			shown = hw_path_join(dirpath, de->d_name);
 			hw_diag_warn("%s is a mount point: not crossed", shown);
 			free(shown);
 			(*problems)++;
 			continue;
 		}
 		HW_GROW(v, cap, n + 1);
-		v[n++] = hw_strdup(e->name);
+		v[n++] = hw_strdup(de->d_name);
 	}
-	hw_dir_release(&d);
+	closedir(dir);
+	if (seen != NULL) {
+		seen->listed = true;
+		seen->dir_mtime_ns = HW_TS_NS(dst.st_mtim);
+		seen->dir_ino = (int64_t)dst.st_ino;
+		seen->dir_entries = entries;
+	}
+	hw_sort(v, n, sizeof(*v), cmp_str);
 	*n_r = n;
 	return v;
 }
@@ -521,12 +559,46 @@ static int cmp_folder(const void *a, const void *b)
 	return strcmp(((const struct hw_folder *)a)->relpath, ((const struct hw_folder *)b)->relpath);
 }
 
+struct mbox_walk {
+	const struct hw_store *st;
+	char **rel;                     /* "DOMAIN/MAILBOX" */
+	size_t n, cap;
+	struct hw_folder_list *out;     /* one list per mailbox */
+	unsigned *problems;
+};
+
+static void mbox_walk_one(void *arg, size_t i, int worker)
+{
+	struct mbox_walk *mw = arg;
+	const char *slash = strchr(mw->rel[i], '/');
+	struct hw_error e2;
+	char *domain = hw_strndup(mw->rel[i], (size_t)(slash - mw->rel[i]));
+	int dfd = open_component(mw->st, mw->st->fd, domain, domain, &e2), mfd;
+
+	(void)worker;
+	if (dfd >= 0) {
+		mfd = open_component(mw->st, dfd, slash + 1, mw->rel[i], &e2);
+		close(dfd);
+		if (mfd >= 0) {
+			walk_folder(mw->st, mfd, mw->rel[i], &mw->out[i], &mw->problems[i], 0);
+			free(domain);
+			return;
+		}
+	}
+	hw_diag_error("%s", e2.msg);
+	mw->problems[i]++;
+	free(domain);
+}
+
 int hw_store_folders(const struct hw_store *st, char *const *args, size_t nargs,
 		     struct hw_folder_list *fl, unsigned *problems_r, struct hw_error *err)
 {
 	unsigned problems = 0;
 
 	if (nargs == 0) {
+		/* domains and mailboxes first (small), then the mailboxes are
+		   walked in parallel: listing directories is most of a no-op run */
+		struct mbox_walk mw = { .st = st };
 		size_t nd;
 		char **domains = subdirs(st, st->fd, "", false, &nd, &problems, NULL);
 		if (domains == NULL && problems > 0)
@@ -543,20 +615,28 @@ int hw_store_folders(const struct hw_store *st, char *const *args, size_t nargs,
 			}
 			boxes = subdirs(st, dfd, domains[i], false, &nm, &problems, NULL);
 			for (size_t j = 0; j < nm; j++) {
-				char *rel = hw_path_join(domains[i], boxes[j]);
-				int mfd = open_component(st, dfd, boxes[j], rel, &e2);
-				if (mfd < 0) {
-					hw_diag_error("%s", e2.msg);
-					problems++;
-				} else {
-					walk_folder(st, mfd, rel, fl, &problems, 0);
-				}
-				free(rel);
+				HW_GROW(mw.rel, mw.cap, mw.n + 1);
+				mw.rel[mw.n++] = hw_path_join(domains[i], boxes[j]);
 			}
 			free_names(boxes, nm);
 			close(dfd);
 		}
 		free_names(domains, nd);
+		mw.out = hw_calloc(mw.n ? mw.n : 1, sizeof(*mw.out));
+		mw.problems = hw_calloc(mw.n ? mw.n : 1, sizeof(*mw.problems));
+		hw_pool_run(0, mw.n, mbox_walk_one, &mw, NULL);
+		for (size_t i = 0; i < mw.n; i++) {
+			for (size_t k = 0; k < mw.out[i].n; k++) {
+				HW_GROW(fl->v, fl->cap, fl->n + 1);
+				fl->v[fl->n++] = mw.out[i].v[k];
+			}
+			free(mw.out[i].v);
+			problems += mw.problems[i];
+			free(mw.rel[i]);
+		}
+		free(mw.out);
+		free(mw.problems);
+		free(mw.rel);
 	} else {
 		for (size_t i = 0; i < nargs; i++) {
 			struct hw_error e2;

@@ -2,6 +2,8 @@
    (see defrag.h for the safety rules) */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +22,8 @@
 /* donors allocated together (fds: two per file) and their bytes */
 #define BATCH_FILES 128
 #define BATCH_BYTES (64u << 20)
+/* sources up to this size keep their cached pages for the move */
+#define MOVE_CACHED_MAX (64u * 1024u)
 
 const char *defrag_skip_name(enum defrag_skip s)
 {
@@ -121,7 +125,6 @@ static bool is_adjacent(uint64_t prev_end, uint64_t first)
 	return first >= prev_end && first - prev_end <= DEFRAG_ADJ_SLACK;
 }
 
-/* copy fd -> dfd, hashing what was read; -1 error */
 /* pwrite all of buf: a short write is retried (POSIX allows one); two in a
    row, or none at all, mean the disk is full. 0 or -1 with errno */
 static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
@@ -147,6 +150,7 @@ static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
 	return 0;
 }
 
+/* copy fd -> dfd, hashing what was read; -1 error */
 static int copy_data(struct run *r, int fd, int dfd, uint64_t doff, uint64_t size,
 		     const char *shown, const char *dshown, struct hw_hash *h, struct hw_error *err)
 {
@@ -266,8 +270,7 @@ static void job_fail(struct job *j)
 }
 
 /* the checks before a donor: 1 needs one, 0 decided (j->fr says what) */
-static int job_check(struct run *r, struct job *j, const char *name, bool has_prev,
-		     uint64_t prev_end, bool has_next, uint64_t next_first)
+static int job_check(struct run *r, struct job *j, const char *name, bool keep)
 {
 	const struct defrag_opts *o = r->o;
 	struct stat pre;
@@ -337,18 +340,15 @@ static int job_check(struct run *r, struct job *j, const char *name, bool has_pr
 		return 0;
 	}
 	if (j->src.fragments <= 1) {
-		bool after_prev = has_prev && !j->src.unknown &&
-				  is_adjacent(prev_end, j->src.first_phys);
-		/* a whole file that the next message already follows heads a
-		   chain: moving it would only break the chain */
-		bool heads = has_next && !j->src.unknown && is_adjacent(j->src.end_phys, next_first);
 		if (!o->relayout) {
 			set_why(&j->fr, DEFRAG_SKIP_CONTIGUOUS, "one fragment");
 			return 0;
 		}
-		if (after_prev || heads) {
-			set_why(&j->fr, DEFRAG_SKIP_CONTIGUOUS, after_prev ? "whole and in place" :
-				"whole, and the next message follows it");
+		/* only the folder's leading chain stays (relayout_keep()); every
+		   message after it is rewritten, in order, so that none is left
+		   behind between two that moved */
+		if (keep) {
+			set_why(&j->fr, DEFRAG_SKIP_CONTIGUOUS, "whole and in place");
 			return 0;
 		}
 	}
@@ -571,11 +571,39 @@ struct batch {
 	bool active;
 };
 
+static void *close_fd(void *arg)
+{
+	close((int)(intptr_t)arg);
+	return NULL;
+}
+
+/* Close an unlinked file in the background: its last close frees its
+   blocks, and freeing the thousands of small extents the moves left in a
+   batch donor (with discard, one request each) takes longer than copying
+   the batch. The name is gone already, so a kill leaves no temp (the
+   kernel's orphan list frees it), and an exit only waits for the close. */
+static void close_later(int fd)
+{
+	pthread_attr_t at;
+	pthread_t t;
+
+	if (pthread_attr_init(&at) != 0) {
+		close(fd);
+		return;
+	}
+	(void)pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &at, close_fd, (void *)(intptr_t)fd) != 0)
+		close(fd);
+	pthread_attr_destroy(&at);
+}
+
 static void batch_release(struct batch *b)
 {
+	/* the old blocks of the files go with it: the name now, the blocks
+	   when the last descriptor is closed */
+	hw_atomic_abort(&b->a);
 	if (b->fd >= 0)
-		close(b->fd);
-	hw_atomic_abort(&b->a);   /* the old blocks of the files go with it */
+		close_later(b->fd);
 	free(b->shown);
 	free(b->ext);
 	memset(b, 0, sizeof(*b));
@@ -614,6 +642,20 @@ static int hash_range(struct run *r, int fd, uint64_t off, uint64_t len, const c
 	}
 	XXH3_freeState(xs);
 	return ret;
+}
+
+/* Write back a source's dirty pages before EXT4_IOC_MOVE_EXT. Not a
+   durability point: the move is journaled and the donor was fsynced, so
+   sync_file_range (no journal commit, no cache flush: an fsync of a clean
+   file costs a device flush) is enough; fsync where it is not offered. */
+static int src_writeback(int fd)
+{
+	if (sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+			    SYNC_FILE_RANGE_WAIT_AFTER) == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EINVAL && errno != ESPIPE)
+		return -1;
+	return hw_io_fsync(fd);
 }
 
 /* fragments and physical ends of the batch range [off, off + len) */
@@ -707,6 +749,29 @@ static int batch_fill(struct run *r, struct batch *b, struct job *jobs, size_t n
 		hw_error_sys(err, "fsync", b->shown);
 		goto fail;
 	}
+	/* read back what reached the disk, not the page cache: the donor's
+	   files one after another (one sequential sweep), each hashed and
+	   compared with what was read from its source; then drop the pages
+	   again (cached pages stop EXT4_IOC_MOVE_EXT) */
+	hw_os_evict(b->fd);
+	for (size_t k = 0; k < nb; k++) {
+		struct job *j = &jobs[k];
+		struct hw_hash hd;
+		if (!j->in_batch)
+			continue;
+		if (hash_range(r, b->fd, j->boff, (uint64_t)j->st.st_size, b->shown, &hd,
+			       &j->err) < 0) {
+			j->in_batch = false;
+			job_fail(j);
+			continue;
+		}
+		if (memcmp(hd.b, j->hs.b, sizeof(hd.b)) != 0) {
+			hw_error_set(&j->err, EIO, "%s: donor does not read back as the source: "
+				     "left as it was", j->shown);
+			j->in_batch = false;
+			job_fail(j);
+		}
+	}
 	hw_os_evict(b->fd);
 	rc = hw_os_extents(b->fd, b->shown, &b->ext, &b->next, err);
 	if (rc < 0)
@@ -735,19 +800,12 @@ static int job_finish_batch(struct run *r, struct job *j, struct batch *b, bool 
 	struct hw_error *err = &j->err;
 	struct file_result *fr = &j->fr;
 	struct stat now_st, name_st;
-	struct hw_hash hd;
 	uint64_t size = (uint64_t)j->st.st_size, first, end, moved = 0;
 	size_t frags;
 	bool src_adjacent = has_prev && !j->src.unknown && is_adjacent(prev_end, j->src.first_phys);
 	int rc, ret = 1;
 
-	if (hash_range(r, b->fd, j->boff, size, b->shown, &hd, err) < 0)
-		goto fail;
-	if (memcmp(hd.b, j->hs.b, sizeof(hd.b)) != 0) {
-		hw_error_set(err, EIO, "%s: donor does not read back as the source: left as it was",
-			     j->shown);
-		goto fail;
-	}
+	/* its range of the donor was read back and verified by batch_fill() */
 	batch_range(b, j->boff, size, &frags, &first, &end);
 	if (!o->relayout && frags >= j->src.fragments) {
 		set_why(fr, DEFRAG_SKIP_NOT_BETTER, "donor has %zu fragments, file %zu", frags,
@@ -789,14 +847,26 @@ static int job_finish_batch(struct run *r, struct job *j, struct batch *b, bool 
 		set_why(fr, DEFRAG_SKIP_CHANGED, "changed while it was copied: left as it is");
 		goto out;
 	}
-	/* cached pages stop the move after one extent (EBUSY) */
-	if (hw_io_fsync(j->fd) < 0) {
+	/* dirty pages stop the move after one extent (EBUSY): write back the
+	   source's. The clean pages of a small file stay: the move copies the
+	   file's data through its page cache into the new blocks and would
+	   otherwise read the old fragments from disk a second time. A larger
+	   file's (large folios) are dropped: moved with them in the cache it
+	   came out whole but not in the donor's place (kernel 6.18), which
+	   breaks a relayout. The donor's pages were dropped after the verify. */
+	if (src_writeback(j->fd) < 0) {
 		hw_error_sys(err, "fsync", j->shown);
 		goto fail;
 	}
-	hw_os_evict(j->fd);
-	hw_os_evict(b->fd);
+	if (size > MOVE_CACHED_MAX)
+		hw_os_evict(j->fd);
 	rc = hw_os_move_extents_at(j->fd, b->fd, j->boff, size, &moved, j->shown, err);
+	if (rc == 0 && moved == 0) {
+		/* some cached pages (large folios) are refused: without them the
+		   move reads the data from disk instead */
+		hw_os_evict(j->fd);
+		rc = hw_os_move_extents_at(j->fd, b->fd, j->boff, size, &moved, j->shown, err);
+	}
 	if (rc < 0)
 		goto fail;
 	if (rc == 0) {
@@ -862,6 +932,40 @@ static void add_after(struct defrag_stats *s, const struct defrag_folder *f)
 	s->adjacent_after += f->adjacent;
 }
 
+static bool file_whole(const struct defrag_file *df)
+{
+	return !df->unknown && df->extents > 0 && df->fragments == 1;
+}
+
+/* Relayout keeps the folder's leading chain from files[first] on: whole
+   messages, each right after the one before (the first one right after
+   *prev_end, or else heading a chain of at least two), and rewrites every
+   message after the first break. Keeping a whole message further on would
+   leave it between two that moved, and moving the message after a kept one
+   would break the chain it headed: the folder would need a second pass
+   that made the same choices again. Returns the end of the kept chain. */
+static size_t relayout_keep(const struct defrag_folder *f, size_t first, bool has_prev,
+			    uint64_t prev_end)
+{
+	size_t i = first;
+
+	if (i >= f->nfiles || !file_whole(&f->files[i]))
+		return first;
+	if (!(has_prev && is_adjacent(prev_end, f->files[i].first_phys))) {
+		/* no place to keep: a lone whole file is moved with the rest */
+		if (i + 1 >= f->nfiles)
+			return f->nfiles;   /* the last one: nothing follows it */
+		if (!file_whole(&f->files[i + 1]) ||
+		    !is_adjacent(f->files[i].end_phys, f->files[i + 1].first_phys))
+			return first;
+	}
+	for (i++; i < f->nfiles; i++)
+		if (!file_whole(&f->files[i]) ||
+		    !is_adjacent(f->files[i - 1].end_phys, f->files[i].first_phys))
+			break;
+	return i;
+}
+
 int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *o,
 		      struct defrag_stats *s, struct hw_error *err)
 {
@@ -875,7 +979,7 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 	struct batch batch = { .fd = -1, .a = { .done = true, .fd = -1 } };
 	bool use_batch;
 	char *last_buf = NULL;
-	size_t first = 0;
+	size_t first = 0, keep_end = 0;
 	int ret = 1, rc;
 
 	defrag_folder_init(&before);
@@ -918,6 +1022,8 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 		add_after(s, &before);
 		goto out;
 	}
+	if (o->relayout)
+		keep_end = relayout_keep(&before, first, has_prev, prev_end);
 	r.th.rate = o->max_rate;
 	r.th.start = hw_monotonic();
 	r.buf = hw_malloc(COPY_CHUNK);
@@ -928,13 +1034,7 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 
 		/* check a batch, then allocate its donors one after another */
 		for (; i < before.nfiles && nb < BATCH_FILES && batch_bytes < BATCH_BYTES; i++) {
-			const struct defrag_file *df = &before.files[i];
-			const struct defrag_file *pv = i > 0 ? &before.files[i - 1] : NULL;
-			const struct defrag_file *nx = i + 1 < before.nfiles ? &before.files[i + 1] : NULL;
-			bool hp = pv != NULL && !pv->unknown && pv->extents > 0;
-			bool hn = nx != NULL && !nx->unknown && nx->extents > 0;
-			job_check(&r, &jobs[nb], df->name, hp, hp ? pv->end_phys : 0, hn,
-				  hn ? nx->first_phys : 0);
+			job_check(&r, &jobs[nb], before.files[i].name, i < keep_end);
 			if (jobs[nb].needs)
 				batch_bytes += (uint64_t)jobs[nb].st.st_size;
 			nb++;

@@ -37,6 +37,9 @@
  * (the inode stays) or, where that is not offered, rename over it after the
  * donor got the source's mode, owner, times and xattrs. A donor that is no
  * better than the source is thrown away. A changed source is never touched.
+ * Relayout keeps only the folder's leading chain of whole, adjacent messages
+ * and rewrites every message after the first break, in UID order, so one
+ * pass gives a score of about 1.00 and a second pass has nothing to do.
  *
  * ---- logs ----
  * See struct logs_opts and logs_run(): compress old daily logs through

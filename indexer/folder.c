@@ -853,9 +853,6 @@ void idx_folder(struct idx_ctx *ctx, struct idx_folder_job *job)
 		job->reason = hw_strdup(err.msg);
 		return;
 	}
-	if (writes && hw_atomic_cleanup(dirfd, f->relpath, &err) < 0)
-		hw_diag_warn("%s", err.msg);
-
 	if (!o->force && stamp_holds(dirfd, job)) {
 		struct hwmrk *h = NULL;
 		/* the root's subscriptions depend on folders elsewhere: a cheap
@@ -894,6 +891,11 @@ void idx_folder(struct idx_ctx *ctx, struct idx_folder_job *job)
 		return;
 	}
 
+	/* leftovers of a killed run (temps, our stale lock): only here, in a
+	   folder that is looked into. A killed run's leftovers always move
+	   the directory's mtime, so an unchanged stamp means there are none */
+	if (writes && hw_atomic_cleanup(dirfd, f->relpath, &err) < 0)
+		hw_diag_warn("%s", err.msg);
 	idx_load_cat_messages(ctx, job);
 	for (attempt = 0; attempt < MAX_RESCANS; attempt++) {
 		struct imapmrk want;

@@ -19,6 +19,7 @@ struct idx_ctx {
 	size_t headers_read;              /* atomic */
 	int verbose;
 	bool catalog_failed;
+	bool preloaded;                   /* jobs' catfolder filled before the run */
 	bool in_txn;                      /* a batch transaction is open */
 	size_t batch_rows;
 	struct hw_error cat_err;

@@ -176,12 +176,14 @@ static void work(void *arg, size_t i, int worker)
 	struct hw_error err;
 	int r;
 
-	pthread_mutex_lock(&ctx->lock);
-	r = hw_catalog_folder_get(ctx->cat, job->folder->relpath, &job->catfolder, &err);
-	pthread_mutex_unlock(&ctx->lock);
-	if (r < 0)
-		hw_diag_warn("%s", err.msg);
-	job->have_catfolder = r > 0;
+	if (!ctx->preloaded) {
+		pthread_mutex_lock(&ctx->lock);
+		r = hw_catalog_folder_get(ctx->cat, job->folder->relpath, &job->catfolder, &err);
+		pthread_mutex_unlock(&ctx->lock);
+		if (r < 0)
+			hw_diag_warn("%s", err.msg);
+		job->have_catfolder = r > 0;
+	}
 
 	idx_folder(ctx, job);
 	if (job->pending != NULL) {
@@ -277,6 +279,29 @@ int indexer_run(const struct hw_store *st, struct hw_catalog *cat,
 			    strcmp(fl->v[j].mailbox, fl->v[i].mailbox) != 0)
 				break;
 		job->mbox_end = j;
+	}
+	{
+		/* every folder's catalog row in one query, matched to the jobs
+		   by a merge (both sorted by relpath): no per-folder lookups
+		   under the lock */
+		struct hw_cat_folder *cv = NULL;
+		size_t cn = 0, k = 0;
+		struct hw_error lerr;
+		if (hw_catalog_folders_list(cat, "", &cv, &cn, &lerr) > 0 || cn == 0) {
+			ctx.preloaded = true;
+			for (i = 0; i < fl->n && k < cn; i++) {
+				int c;
+				while (k < cn && (c = strcmp(cv[k].relpath, fl->v[i].relpath)) < 0)
+					k++;
+				if (k < cn && strcmp(cv[k].relpath, fl->v[i].relpath) == 0) {
+					ctx.jobs[i].catfolder = cv[k];
+					memset(&cv[k], 0, sizeof(cv[k]));
+					ctx.jobs[i].have_catfolder = true;
+					k++;
+				}
+			}
+		}
+		hw_cat_folders_free(cv, cn);
 	}
 	ctx.progress = hw_progress_new(o->check ? "Checking folders" : "Indexing folders", fl->n);
 	ctx.batch = !o->dry_run && !o->check;

@@ -36,7 +36,8 @@ struct prev_file {
 struct pending_blob {
 	uint8_t hash[16];
 	uint32_t seg;
-	char *member;
+	int64_t file_id;            /* the record whose path is the member name */
+	char *member;               /* NULL: derived from file_id */
 	int64_t size;
 };
 
@@ -60,6 +61,9 @@ struct create_ctx {
 	size_t npb, cap_pb;
 	int read_jobs;              /* threads reading and hashing files */
 	bool path_new;              /* the current folder's path is new: no records */
+	bool repo_empty;            /* no content stored before this run: no lookups */
+	bool bulk;                  /* first snapshot: indexes built at the end */
+	bool journal_switched;      /* rollback journal for this run, WAL after */
 	const char *cur_mrk;        /* the current folder's IMAP.MRK as read */
 	/* the state catalog's messages of the current folder (o->state_cat) */
 	char *sm_relpath;
@@ -69,6 +73,8 @@ struct create_ctx {
 
 #define READ_BATCH_FILES 512
 #define READ_BATCH_BYTES (32u << 20)
+#define READ_POOL_MIN_FILES 128     /* smaller batches are read on this thread */
+#define READ_POOL_MIN_BYTES (1u << 20)
 
 struct file_meta {
 	int64_t date;
@@ -299,7 +305,7 @@ static int blob_known(struct create_ctx *c, const uint8_t hash[16], bool *known_
 	int rc;
 
 	*known_r = snap_hmap_get(&c->added, hash) != NULL;
-	if (*known_r || c->o->full)
+	if (*known_r || c->o->full || c->repo_empty)
 		return 0;
 	s = snap_stmt(c->r, "SELECT 1 FROM snap_blob WHERE hash = ?", err);
 	if (s == NULL)
@@ -313,8 +319,9 @@ static int blob_known(struct create_ctx *c, const uint8_t hash[16], bool *known_
 	return 0;
 }
 
-static int store_blob(struct create_ctx *c, const char *member, const uint8_t hash[16],
-		      const void *data, size_t len, int64_t mtime, struct hw_error *err)
+static int store_blob(struct create_ctx *c, const char *member, int64_t file_id,
+		      bool derived, const uint8_t hash[16], const void *data, size_t len,
+		      int64_t mtime, struct hw_error *err)
 {
 	uint32_t seg = 0;
 
@@ -325,7 +332,8 @@ static int store_blob(struct create_ctx *c, const char *member, const uint8_t ha
 	struct pending_blob *b = &c->pb[c->npb];
 	memcpy(b->hash, hash, 16);
 	b->seg = seg;
-	b->member = hw_strdup(member);
+	b->file_id = file_id;
+	b->member = derived ? NULL : hw_strdup(member);
 	b->size = (int64_t)len;
 	snap_hmap_put(&c->added, hash, (int64_t)c->npb);
 	c->npb++;
@@ -367,7 +375,8 @@ static int file_record(struct create_ctx *c, int64_t path_id, const char *name, 
 	if (rc != SQLITE_DONE)
 		return hw_catalog_error(c->r->cat, "file lookup", err);
 	s = snap_stmt(c->r, "INSERT INTO snap_file(path_id, name, kind, hash, size, mtime_ns, ino,"
-		      " date, \"from\", subject, message_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)", err);
+		      " date, \"from\", subject, message_id, msgid_h)"
+		      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", err);
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, path_id);
@@ -381,6 +390,8 @@ static int file_record(struct create_ctx *c, int64_t path_id, const char *name, 
 	sqlite3_bind_text(s, 9, fm->from, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 10, fm->subject, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 11, fm->message_id, -1, SQLITE_STATIC);
+	if (fm->message_id != NULL)
+		sqlite3_bind_int64(s, 12, snap_msgid_hash(fm->message_id, strlen(fm->message_id)));
 	if (snap_step_done(c->r, s, "insert file", err) < 0)
 		return -1;
 	*id_r = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
@@ -479,14 +490,27 @@ static void read_one(void *ctx, size_t i, int worker)
 	} else {
 		char *display = hw_path_join(rb->relpath, w->name);
 		struct stat sb;
-		int ffd = hw_open_regular(rb->dirfd, w->name, display, &sb, &w->err);
+		/* pass 1 saw a regular file (lstat); O_NONBLOCK keeps the open
+		   from blocking on a FIFO put there since, and fstat checks that
+		   it is still that file. Reads of a regular file ignore O_NONBLOCK */
+		int ffd = openat(rb->dirfd, w->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+				 O_NOCTTY);
 		int rr = -1;
 
-		if (ffd >= 0) {
+		if (ffd < 0) {
+			hw_error_sys(&w->err, "open", display);
+		} else if (fstat(ffd, &sb) < 0) {
+			hw_error_sys(&w->err, "fstat", display);
+		} else if (!S_ISREG(sb.st_mode) || sb.st_ino != w->sb.st_ino ||
+			   sb.st_dev != w->sb.st_dev) {
+			hw_error_set(&w->err, EINVAL, "%s is not a regular file (or was replaced "
+				     "while opened): not read", display);
+		} else {
 			w->sb = sb;
 			rr = snap_read_fd(ffd, display, (size_t)sb.st_size, &w->data, &w->err);
-			close(ffd);
 		}
+		if (ffd >= 0)
+			close(ffd);
 		free(display);
 		if (rr < 0) {
 			w->failed = true;
@@ -565,8 +589,11 @@ static int record_one(struct create_ctx *c, const char *relpath, int64_t path_id
 		const void *data = w->is_mrk ? c->cur_mrk : w->data.data;
 		if (blob_known(c, w->hash, &known, err) < 0)
 			goto out;
-		if (!known && store_blob(c, display, w->hash, data, (size_t)w->sb.st_size,
-					 w->sb.st_mtim.tv_sec, err) < 0)
+		/* the member name is the record's folder/name: the catalog derives
+		   it (SNAP_MEMBER) unless the join would spell it differently */
+		bool derived = *relpath != '\0' && relpath[strlen(relpath) - 1] != '/';
+		if (!known && store_blob(c, display, w->file_id, derived, w->hash, data,
+					 (size_t)w->sb.st_size, w->sb.st_mtim.tv_sec, err) < 0)
 			goto out;
 	}
 	ret = 0;
@@ -740,7 +767,12 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 		rb.v = wv + b0;
 		if (prepare_batch(c, &rb, b1 - b0, err) < 0)
 			goto out;
-		if (rb.n > 0)
+		/* a thread started and joined per small batch costs more than it
+		   saves, and on a busy machine the join waits for the scheduler */
+		if (rb.n > 0 && rb.n < READ_POOL_MIN_FILES && bytes_b < READ_POOL_MIN_BYTES)
+			for (size_t i = 0; i < rb.n; i++)
+				read_one(&rb, i, 0);
+		else if (rb.n > 0)
 			hw_pool_run(c->read_jobs, rb.n, read_one, &rb, NULL);
 		for (size_t i = b0; i < b1; i++) {
 			struct work *w = &wv[i];
@@ -850,11 +882,18 @@ out:
 	return ret;
 }
 
+static int cmp_pending_hash(const void *a, const void *b)
+{
+	return memcmp((*(struct pending_blob *const *)a)->hash,
+		      (*(struct pending_blob *const *)b)->hash, 16);
+}
+
 static int commit_pack(struct create_ctx *c, struct hw_error *err)
 {
 	size_t nseg;
 	const struct snap_seg_info *si;
 	int64_t pack_id, *seg_ids = NULL;
+	struct pending_blob **order = NULL;
 	sqlite3_stmt *s;
 	int ret = -1;
 
@@ -887,24 +926,79 @@ static int commit_pack(struct create_ctx *c, struct hw_error *err)
 			goto out;
 		seg_ids[i] = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
 	}
+	/* in hash order: the rows go into the blob b-tree one after the other
+	   instead of at random places (pb itself stays in the order the
+	   added map indexes) */
+	order = hw_calloc(c->npb + 1, sizeof(*order));
+	for (size_t i = 0; i < c->npb; i++)
+		order[i] = &c->pb[i];
+	qsort(order, c->npb, sizeof(*order), cmp_pending_hash);
 	for (size_t i = 0; i < c->npb; i++) {
-		struct pending_blob *b = &c->pb[i];
+		struct pending_blob *b = order[i];
 		/* --full stores content again: the newest copy wins */
-		s = snap_stmt(c->r, "INSERT OR REPLACE INTO snap_blob(hash, segment_id, member, size)"
-			      " VALUES (?,?,?,?)", err);
+		s = snap_stmt(c->r, "INSERT OR REPLACE INTO snap_blob(hash, segment_id, member, size,"
+			      " file_id) VALUES (?,?,?,?,?)", err);
 		if (s == NULL)
 			goto out;
 		sqlite3_bind_blob(s, 1, b->hash, 16, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, seg_ids[b->seg]);
-		sqlite3_bind_text(s, 3, b->member, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, b->member != NULL ? b->member : "", -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 4, b->size);
+		sqlite3_bind_int64(s, 5, b->file_id);
 		if (snap_step_done(c->r, s, "insert blob", err) < 0)
 			goto out;
 	}
 	ret = 0;
 out:
 	free(seg_ids);
+	free(order);
 	return ret;
+}
+
+/* An empty repository (the first snapshot)? Asked before the transaction:
+   nothing to look up then, and the catalog is written in rollback-journal
+   mode for that one transaction: pages new to the file are written once
+   (with WAL every page goes to the log, then again to the database at the
+   checkpoint). WAL comes back right after the commit. */
+static int check_empty(struct create_ctx *c, struct hw_error *err)
+{
+	sqlite3_stmt *s = snap_stmt(c->r, "SELECT NOT EXISTS (SELECT 1 FROM snap_blob)"
+				    " AND NOT EXISTS (SELECT 1 FROM snap_file)", err);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return hw_catalog_error(c->r->cat, "repository empty?", err);
+	}
+	c->repo_empty = sqlite3_column_int(s, 0) != 0;
+	sqlite3_reset(s);
+	/* another connection (a reader) keeps WAL on: then it stays */
+	if (c->repo_empty && !c->o->dry_run &&
+	    hw_catalog_exec(c->r->cat, "PRAGMA journal_mode=DELETE", err) > 0)
+		c->journal_switched = true;
+	return 0;
+}
+
+/* In an empty repository the indexes are dropped now and built after the
+   inserts, inside this transaction (a rollback brings them back). The
+   statement cache holds statements that may refer to them: SQLite
+   re-prepares those itself. */
+static int start_bulk(struct create_ctx *c, struct hw_error *err)
+{
+	if (!c->repo_empty || c->o->dry_run)
+		return 0;
+	c->bulk = true;
+	for (size_t i = 0; i < snap_nbulk_indexes; i++) {
+		char *sql = hw_asprintf("DROP INDEX IF EXISTS %s", snap_bulk_indexes[i][0]);
+		int r = hw_catalog_exec(c->r->cat, sql, err);
+		free(sql);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
 }
 
 static char *scope_text(const struct snap_create_opts *o)
@@ -951,10 +1045,14 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	if (hw_store_folders(st, o->folders, o->nfolders, &fl, &problems, err) < 0)
 		goto out;
 	res->skipped += problems;
+	if (check_empty(&c, err) < 0)
+		goto out;
 	if (hw_catalog_begin(r->cat, err) < 0)
 		goto out;
 	in_tx = true;
 	if (load_prev_folders(&c, err) < 0)
+		goto out;
+	if (start_bulk(&c, err) < 0)
 		goto out;
 	s = snap_stmt(r, "INSERT INTO snap_snapshot(created_ns, label, scope, full, folders, files,"
 		      " messages, bytes, files_added, bytes_added) VALUES (?,?,?,?,0,0,0,0,0,0)", err);
@@ -978,6 +1076,11 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 			goto out;
 	if (c.w != NULL && snap_pack_writer_count(c.w) > 0 && commit_pack(&c, err) < 0)
 		goto out;
+	if (c.bulk && !o->dry_run) {
+		for (size_t i = 0; i < snap_nbulk_indexes; i++)
+			if (hw_catalog_exec(r->cat, snap_bulk_indexes[i][1], err) < 0)
+				goto out;
+	}
 	s = snap_stmt(r, "UPDATE snap_snapshot SET folders = ?, files = ?, messages = ?, bytes = ?,"
 		      " files_added = ?, bytes_added = ? WHERE id = ?", err);
 	if (s == NULL)
@@ -1008,6 +1111,11 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 out:
 	if (in_tx)
 		hw_catalog_rollback(r->cat);
+	if (c.journal_switched) {
+		struct hw_error jerr;
+		if (hw_catalog_exec(r->cat, "PRAGMA journal_mode=WAL", &jerr) < 0)
+			hw_diag_warn("%s", jerr.msg);
+	}
 	/* a pack written for a snapshot that did not commit stays until the
 	   next create or prune: snap_repo_gc removes it once the catalog says
 	   for sure that nothing refers to it */

@@ -96,7 +96,8 @@ static int held_by_snapshot(struct snap_repo *r, struct live_cache *lc, const ch
 		" AND EXISTS (SELECT 1 FROM snap_member m JOIN snap_sfolder sf"
 		"  ON sf.fver_id = m.fver_id WHERE m.file_id = f.id) LIMIT 1",
 		"SELECT f.hash FROM snap_file f JOIN snap_path p ON p.id = f.path_id"
-		" WHERE f.message_id = ?5 AND p.relpath = ?1 AND f.size = ?3"
+		" WHERE f.msgid_h = snap_msgid_h(?5) AND f.message_id = ?5 AND p.relpath = ?1"
+		" AND f.size = ?3"
 		" AND EXISTS (SELECT 1 FROM snap_member m JOIN snap_sfolder sf"
 		"  ON sf.fver_id = m.fver_id WHERE m.file_id = f.id)",
 	};
@@ -272,7 +273,7 @@ int snap_find(struct snap_repo *r, const struct snap_find_query *q, snap_find_fn
 		    " f.message_id, f.hash FROM snap_file f JOIN snap_path p ON p.id = f.path_id"
 		    " WHERE f.kind = 1");
 	if (q->message_id != NULL)
-		hw_buf_adds(&sql, " AND f.message_id IN (?1, ?7)");
+		hw_buf_adds(&sql, " AND f.msgid_h = snap_msgid_h(?1) AND f.message_id IN (?1, ?7)");
 	if (q->from != NULL)
 		hw_buf_adds(&sql, " AND instr(lower(f.\"from\"), lower(?2)) > 0");
 	if (q->subject != NULL)

@@ -161,7 +161,8 @@ static int repack(struct snap_repo *r, const struct pack_use *pu, int jobs, uint
 	size_t nsegs = 0, cap_segs = 0;
 
 	snap_hmap_init(&rc.names);
-	s = snap_stmt(r, "SELECT b.hash, b.member, b.size, g.offset, g.clen, g.csum FROM snap_blob b"
+	s = snap_stmt(r, "SELECT b.hash, " SNAP_MEMBER("b") ", b.size, g.offset, g.clen, g.csum"
+		      " FROM snap_blob b"
 		      " JOIN snap_segment g ON g.id = b.segment_id WHERE g.pack_id = ?"
 		      " ORDER BY g.offset", err);
 	if (s == NULL)
@@ -296,10 +297,35 @@ static int drop_unreachable(struct snap_repo *r, struct hw_error *err)
 	return exec(r,
 		"DELETE FROM snap_fver WHERE id NOT IN (SELECT fver_id FROM snap_sfolder);"
 		"DELETE FROM snap_member WHERE fver_id NOT IN (SELECT id FROM snap_fver);"
+		/* a blob named after a file record about to go keeps its name */
+		"UPDATE snap_blob AS b SET member = " SNAP_MEMBER("b") ", file_id = NULL"
+		" WHERE member = '' AND file_id NOT IN (SELECT file_id FROM snap_member);"
 		"DELETE FROM snap_file WHERE id NOT IN (SELECT file_id FROM snap_member);"
 		"DELETE FROM snap_blob WHERE hash NOT IN (SELECT hash FROM snap_file);"
 		"DELETE FROM snap_path WHERE id NOT IN (SELECT path_id FROM snap_file)"
 		" AND id NOT IN (SELECT path_id FROM snap_fver);", err);
+}
+
+/* Rows deleted leave free pages in the catalog file: when they are over a
+   quarter of it, VACUUM gives them back (one transaction, like any other:
+   a crash leaves the old catalog). Failing is not an error for prune. */
+static void compact_catalog(struct snap_repo *r)
+{
+	sqlite3 *db = hw_catalog_db(r->cat);
+	sqlite3_stmt *s = NULL;
+	int64_t free_pages = 0, pages = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT (SELECT freelist_count FROM pragma_freelist_count),"
+			       " (SELECT page_count FROM pragma_page_count)", -1, &s,
+			       NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+		free_pages = sqlite3_column_int64(s, 0);
+		pages = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	if (pages == 0 || free_pages * 4 < pages)
+		return;
+	if (sqlite3_exec(db, "VACUUM", NULL, NULL, NULL) != SQLITE_OK)
+		hw_diag_warn("%s: catalog not compacted: %s", r->path, sqlite3_errmsg(db));
 }
 
 int snap_prune(struct snap_repo *r, const struct snap_prune_opts *o, snap_prune_fn *fn, void *ctx,
@@ -427,6 +453,7 @@ int snap_prune(struct snap_repo *r, const struct snap_prune_opts *o, snap_prune_
 		}
 		res->packs_rewritten++;
 	}
+	compact_catalog(r);
 	ret = 1;
 out:
 	if (in_tx)

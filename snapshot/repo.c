@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "atomic.h"
 #include "io.h"
@@ -71,7 +72,57 @@ static const char *const snap_steps[] = {
 	   alone (verify's affected list after damage, prune's sweep): the
 	   index cost 7% of the catalog */
 	"DROP INDEX IF EXISTS snap_file_hash;",
+	/* 2 -> 3: the Message-ID index holds a 64-bit hash of the bare id
+	   (snap_msgid_h(), registered on every connection) instead of the
+	   text: a lookup matches the hash, then the text */
+	"ALTER TABLE snap_file ADD COLUMN msgid_h INTEGER;"
+	"UPDATE snap_file SET msgid_h = snap_msgid_h(message_id) WHERE message_id IS NOT NULL;"
+	"DROP INDEX IF EXISTS snap_file_msgid;"
+	"CREATE INDEX snap_file_msgid_h ON snap_file(msgid_h) WHERE msgid_h IS NOT NULL;"
+	/* and a blob's member name is derived from the file record it was
+	   stored from (file_id; member '') rather than kept as text */
+	"ALTER TABLE snap_blob ADD COLUMN file_id INTEGER;",
 };
+
+/* the indexes of the tables a first snapshot fills; create.c drops them
+   while it inserts into an empty repository and builds them at the end
+   (one sort each instead of a b-tree insert per row), in the same
+   transaction. Keep equal to the schema above. */
+const char *const snap_bulk_indexes[][2] = {
+	{ "snap_file_path", "CREATE INDEX snap_file_path ON snap_file(path_id, name)" },
+	{ "snap_file_msgid_h", "CREATE INDEX snap_file_msgid_h ON snap_file(msgid_h)"
+	  " WHERE msgid_h IS NOT NULL" },
+	{ "snap_member_file", "CREATE INDEX snap_member_file ON snap_member(file_id, fver_id)" },
+	{ "snap_blob_segment", "CREATE INDEX snap_blob_segment ON snap_blob(segment_id)" },
+};
+const size_t snap_nbulk_indexes = sizeof(snap_bulk_indexes) / sizeof(snap_bulk_indexes[0]);
+
+int64_t snap_msgid_hash(const char *id, size_t len)
+{
+	if (len >= 2 && id[0] == '<' && id[len - 1] == '>') {
+		id++;
+		len -= 2;
+	}
+	return (int64_t)XXH3_64bits(id, len);
+}
+
+/* SQL snap_msgid_h(TEXT): "<id>" and "id" hash alike; NULL stays NULL */
+static void sql_msgid_h(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *t;
+
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	t = (const char *)sqlite3_value_text(argv[0]);
+	if (t == NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	sqlite3_result_int64(ctx, snap_msgid_hash(t, (size_t)sqlite3_value_bytes(argv[0])));
+}
 
 sqlite3_stmt *snap_stmt(struct snap_repo *r, const char *sql, struct hw_error *err)
 {
@@ -237,6 +288,12 @@ int snap_repo_open(const char *dir, bool create, struct snap_repo **r_r, struct 
 		goto out;
 	if (hw_catalog_open(dir, &r->cat, err) < 0)
 		goto out;
+	if (sqlite3_create_function(hw_catalog_db(r->cat), "snap_msgid_h", 1,
+				    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_msgid_h, NULL,
+				    NULL) != SQLITE_OK) {
+		hw_catalog_error(r->cat, "create function", err);
+		goto out;
+	}
 	if (hw_catalog_migrate(r->cat, "snapshot", snap_steps,
 			       sizeof(snap_steps) / sizeof(snap_steps[0]), err) < 0)
 		goto out;

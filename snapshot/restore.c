@@ -51,6 +51,9 @@ struct rfolder {
 	bool *claimed;              /* d.v[i] already stands for a message */
 };
 
+/* up to this many files below --to DIR are fsynced one by one */
+#define SYNCFS_MIN_FILES 32
+
 struct rctx {
 	struct snap_repo *r;
 	const struct hw_store *st;
@@ -65,6 +68,7 @@ struct rctx {
 	unsigned tmp_counter;
 	size_t failed;
 	size_t write_failed;        /* of those, failures to write the target */
+	bool use_syncfs;            /* --to DIR with many files: one syncfs at the end */
 };
 
 static void ritem_release(struct ritem *it)
@@ -115,7 +119,8 @@ static int pick_snapshot(struct rctx *c, const char *sql, const char *a, const c
 #define SNAP_COND " AND (?3 = 0 OR sf.snap_id = ?3) AND s.created_ns <= ?4"
 
 #define ITEM_COLS \
-	"SELECT p.relpath, f.name, f.kind, f.hash, f.size, f.date, m.uid, m.flags, b.member," \
+	"SELECT p.relpath, f.name, f.kind, f.hash, f.size, f.date, m.uid, m.flags," \
+	" " SNAP_MEMBER("b") "," \
 	" k.name, g.offset, g.clen, g.csum FROM snap_sfolder sf" \
 	" JOIN snap_fver v ON v.id = sf.fver_id JOIN snap_path p ON p.id = v.path_id" \
 	" JOIN snap_member m ON m.fver_id = v.id JOIN snap_file f ON f.id = m.file_id" \
@@ -173,7 +178,7 @@ static int collect_folders(struct rctx *c, int64_t snap, const char *relpath, st
 {
 	sqlite3_stmt *s = snap_stmt(c->r, "SELECT p.relpath FROM snap_sfolder sf"
 				    " JOIN snap_fver v ON v.id = sf.fver_id JOIN snap_path p ON p.id = v.path_id"
-				    " WHERE sf.snap_id = ?1 AND (p.relpath = ?2 OR"
+				    " WHERE sf.snap_id = ?1 AND p.relpath >= ?2 AND p.relpath < ?2 || '0' AND (p.relpath = ?2 OR"
 				    " substr(p.relpath, 1, length(?2) + 1) = ?2 || '/')", err);
 	int rc;
 
@@ -203,7 +208,7 @@ static int resolve_message_id(struct rctx *c, const char *id, struct hw_error *e
 			  " JOIN snap_member m ON m.file_id = f.id"
 			  " JOIN snap_sfolder sf ON sf.fver_id = m.fver_id"
 			  " JOIN snap_snapshot s ON s.id = sf.snap_id"
-			  " WHERE f.message_id IN (?1, ?2)" SNAP_COND, id, other, &snap, err) < 0)
+			  " WHERE f.msgid_h = snap_msgid_h(?1) AND f.message_id IN (?1, ?2)" SNAP_COND, id, other, &snap, err) < 0)
 		goto fail;
 	if (snap == 0) {
 		hw_error_set(err, ENOENT, "message-id %s: in no snapshot%s", id,
@@ -211,7 +216,8 @@ static int resolve_message_id(struct rctx *c, const char *id, struct hw_error *e
 		free(other);
 		return 0;
 	}
-	found = collect(c, ITEM_COLS " AND f.message_id IN (?2, ?3) AND f.kind = 1", snap, id, other,
+	found = collect(c, ITEM_COLS " AND f.msgid_h = snap_msgid_h(?2) AND f.message_id IN (?2, ?3)"
+			" AND f.kind = 1", snap, id, other,
 			true, err);
 	free(other);
 	return found;
@@ -231,17 +237,18 @@ static int resolve_path(struct rctx *c, const char *path, struct hw_error *err)
 		hw_error_set(err, EINVAL, "%s: not a folder or message path", path);
 		return 0;
 	}
-	/* a folder? */
-	if (pick_snapshot(c, "SELECT max(sf.snap_id) FROM snap_sfolder sf"
-			  " JOIN snap_fver v ON v.id = sf.fver_id JOIN snap_path p ON p.id = v.path_id"
+	/* a folder? ('0' follows '/': the range lets the relpath index find the
+	   folder and its subfolders) */
+	if (pick_snapshot(c, "SELECT max(sf.snap_id) FROM snap_path p"
+			  " CROSS JOIN snap_fver v CROSS JOIN snap_sfolder sf"
 			  " JOIN snap_snapshot s ON s.id = sf.snap_id"
-			  " WHERE (p.relpath = ?1 OR substr(p.relpath, 1, length(?1) + 1) = ?1 || '/')"
+			  " WHERE v.path_id = p.id AND sf.fver_id = v.id AND p.relpath >= ?1 AND p.relpath < ?1 || '0' AND (p.relpath = ?1 OR substr(p.relpath, 1, length(?1) + 1) = ?1 || '/')"
 			  " AND ?2 IS NULL" SNAP_COND, path, NULL, &snap, err) < 0)
 		return -1;
 	if (snap != 0) {
 		if (collect_folders(c, snap, path, err) < 0)
 			return -1;
-		found = collect(c, ITEM_COLS " AND (p.relpath = ?2 OR"
+		found = collect(c, ITEM_COLS " AND p.relpath >= ?2 AND p.relpath < ?2 || '0' AND (p.relpath = ?2 OR"
 				" substr(p.relpath, 1, length(?2) + 1) = ?2 || '/') AND ?3 IS NULL",
 				snap, path, NULL, false, err);
 		return found < 0 ? -1 : 1;
@@ -269,8 +276,18 @@ static int resolve_path(struct rctx *c, const char *path, struct hw_error *err)
 		free(dir);
 		return 0;
 	}
-	found = collect(c, ITEM_COLS " AND p.relpath = ?2 AND f.name = ?3", snap, dir, slash + 1,
-			false, err);
+	/* driven from the file record (CROSS JOIN fixes the order): starting
+	   from the folder would read every member of a large folder */
+	found = collect(c, "SELECT p.relpath, f.name, f.kind, f.hash, f.size, f.date, m.uid,"
+			" m.flags, " SNAP_MEMBER("b") ", k.name, g.offset, g.clen, g.csum"
+			" FROM snap_path p CROSS JOIN snap_file f CROSS JOIN snap_member m"
+			" CROSS JOIN snap_sfolder sf"
+			" LEFT JOIN snap_blob b ON b.hash = f.hash"
+			" LEFT JOIN snap_segment g ON g.id = b.segment_id"
+			" LEFT JOIN snap_pack k ON k.id = g.pack_id"
+			" WHERE p.relpath = ?2 AND f.path_id = p.id AND f.name = ?3"
+			" AND m.file_id = f.id AND sf.fver_id = m.fver_id AND sf.snap_id = ?1",
+			snap, dir, slash + 1, false, err);
 	free(dir);
 	return found;
 }
@@ -301,8 +318,10 @@ static int put_file(struct rctx *c, int dirfd, const char *dirpath, const char *
 	if (mtime > 0)
 		futimens(fd, ts);
 	/* into the store each file is durable before its name appears; below
-	   --to DIR one syncfs at the end makes the whole batch durable */
-	if (c->o->to_dir == NULL && hw_io_fsync(fd) < 0) {
+	   --to DIR a few files are fsynced each (a syncfs would wait for every
+	   other writer's dirty data on that file system), a batch by one syncfs
+	   at the end */
+	if ((c->o->to_dir == NULL || !c->use_syncfs) && hw_io_fsync(fd) < 0) {
 		hw_error_sys(err, "fsync", disp);
 		goto fail;
 	}
@@ -365,6 +384,9 @@ static int open_to_folder(struct rctx *c, const char *relpath, struct hw_error *
 				fd = -1;
 				break;
 			}
+			/* without the final syncfs, each new entry is made durable here */
+			if (!c->use_syncfs)
+				hw_fsync_dir(fd, relpath, NULL);
 			next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		}
 		if (next < 0)
@@ -789,16 +811,19 @@ int snap_restore(struct snap_repo *r, const struct hw_store *st, const struct sn
 			goto out;
 		}
 	}
+	c.use_syncfs = c.n > SYNCFS_MIN_FILES;
 	/* packs stay while we read them: prune unlinks only under the exclusive lock */
 	if (snap_packs_lock(r, false, err) <= 0)
 		goto out;
 	make_folders(&c);
 	read_segments(&c, err);
 	finish_store(&c);
-	if (c.to_fd >= 0 && !o->dry_run && syncfs(c.to_fd) < 0) {
+	if (c.to_fd >= 0 && !o->dry_run && c.use_syncfs && syncfs(c.to_fd) < 0) {
 		hw_diag_error("syncfs(%s) failed: %s", o->to_dir, strerror(errno));
 		c.failed++;
 	}
+	if (c.to_fd >= 0 && !o->dry_run && !c.use_syncfs)
+		hw_fsync_dir(c.to_fd, o->to_dir, NULL);
 	snap_packs_unlock(r);
 	for (size_t i = 0; i < c.n; i++) {
 		struct ritem *it = &c.v[i];

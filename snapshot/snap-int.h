@@ -49,6 +49,21 @@ void snap_hmap_release(struct snap_hmap *m);
 int64_t *snap_hmap_get(struct snap_hmap *m, const uint8_t key[16]);
 void snap_hmap_put(struct snap_hmap *m, const uint8_t key[16], int64_t value);
 
+/* 64-bit hash of a Message-ID, angle brackets ignored (snap_file.msgid_h;
+   SQL: snap_msgid_h(text)) */
+int64_t snap_msgid_hash(const char *id, size_t len);
+
+/* The member name of a blob row (SQL, B its alias): stored as text only
+   when it is not the path of the file record the content was stored from
+   (file_id): e.g. after prune renamed it, or dropped that record */
+#define SNAP_MEMBER(B) "coalesce(nullif(" B ".member, ''), (SELECT mp.relpath || '/' ||" \
+	" mf.name FROM snap_file mf JOIN snap_path mp ON mp.id = mf.path_id" \
+	" WHERE mf.id = " B ".file_id))"
+
+/* {name, CREATE INDEX ...} of the indexes a first snapshot builds at the end */
+extern const char *const snap_bulk_indexes[][2];
+extern const size_t snap_nbulk_indexes;
+
 /* is this relpath (from the catalog) safe to create below a target? */
 bool snap_relpath_safe(const char *relpath);
 

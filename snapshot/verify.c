@@ -87,7 +87,8 @@ static void vblobs_free(struct vblob *b, size_t n)
 static int load_blobs(struct snap_repo *r, int64_t seg, struct vblob **b_r, size_t *n_r,
 		      struct hw_error *err)
 {
-	sqlite3_stmt *s = snap_stmt(r, "SELECT member, hash, size FROM snap_blob WHERE segment_id = ?",
+	sqlite3_stmt *s = snap_stmt(r, "SELECT " SNAP_MEMBER("b") ", hash, size FROM snap_blob b"
+				    " WHERE segment_id = ?",
 				    err);
 	struct vblob *b = NULL;
 	size_t n = 0, cap = 0;

@@ -44,6 +44,15 @@ static struct snap_repo *make_snapshot(struct hw_store **st_r)
 	ck_assert_int_eq(res.id, 1);
 	ck_assert_uint_eq(res.messages, 2);
 	ck_assert_uint_eq(res.files_added, 2);
+	{
+		/* the first snapshot ran in rollback-journal mode: WAL is back */
+		sqlite3_stmt *s;
+		ck_assert_int_eq(sqlite3_prepare_v2(hw_catalog_db(snap_repo_catalog(r)),
+						    "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+		ck_assert_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
+		sqlite3_finalize(s);
+	}
 	free(store);
 	free(repo);
 	return r;
@@ -133,7 +142,7 @@ START_TEST(test_forged_pack_refused)
 	out = tl_path(dir, "out/deep");
 	for (int k = 0; k < 3; k++) {
 		ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO snap_blob"
-						    " VALUES (?, 99, ?, 5)", -1, &s, NULL), SQLITE_OK);
+						    "(hash, segment_id, member, size) VALUES (?, 99, ?, 5)", -1, &s, NULL), SQLITE_OK);
 		sqlite3_bind_blob(s, 1, h.b, 16, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, members[k], -1, SQLITE_STATIC);
 		ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
@@ -177,6 +186,98 @@ START_TEST(test_forged_pack_refused)
 }
 END_TEST
 
+static int count_row(void *ctx, const struct snap_find_row *row)
+{
+	int *n = ctx;
+
+	ck_assert_str_eq(row->file, "md50000000003.msg");
+	(*n)++;
+	return 0;
+}
+
+/* A repository written with catalog schema 2 (Message-ID index over the
+   text, no msgid_h) opens as schema 3: the hash column is filled and find
+   and restore by Message-ID work in both forms */
+START_TEST(test_migrate_v2)
+{
+	struct hw_store *st;
+	struct hw_error err;
+	struct snap_repo *r;
+	struct snap_create_opts o = { 0 };
+	struct snap_create_result res;
+	char *store = tl_path(dir, "store"), *repo = tl_path(dir, "repo");
+	char *cat = tl_path(dir, "repo/catalog.db");
+	sqlite3 *db;
+	int n;
+
+	tl_mkdirs(dir, "store/ex.com/bob");
+	tl_mkdirs(dir, "repo");
+	tl_write_file(store, "ex.com/bob/md50000000003.msg",
+		      "Message-ID: <m3@ex.com>\nSubject: z\n\nthree\n", 42, 0644);
+	ck_assert_int_eq(hw_store_open(store, &st, &err), 1);
+	ck_assert_int_eq(snap_repo_open(repo, true, &r, &err), 1);
+	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+	snap_repo_free(&r);
+	/* back to schema 2 */
+	ck_assert_int_eq(sqlite3_open(cat, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "DROP INDEX snap_file_msgid_h;"
+				      "ALTER TABLE snap_file DROP COLUMN msgid_h;"
+				      "CREATE INDEX snap_file_msgid ON snap_file(message_id)"
+				      " WHERE message_id IS NOT NULL;"
+				      "UPDATE snap_blob SET member = (SELECT p.relpath || '/' || f.name"
+				      " FROM snap_file f JOIN snap_path p ON p.id = f.path_id"
+				      " WHERE f.id = snap_blob.file_id) WHERE member = '';"
+				      "ALTER TABLE snap_blob DROP COLUMN file_id;"
+				      "UPDATE schema_version SET version = 2 WHERE module = 'snapshot'",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_int_eq(snap_repo_open(repo, false, &r, &err), 1);
+	{
+		sqlite3_stmt *s;
+		ck_assert_int_eq(sqlite3_prepare_v2(hw_catalog_db(snap_repo_catalog(r)),
+						    "SELECT (SELECT version FROM schema_version WHERE"
+						    " module = 'snapshot'), count(msgid_h) FROM snap_file",
+						    -1, &s, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+		ck_assert_int_eq(sqlite3_column_int(s, 0), 3);
+		ck_assert_int_eq(sqlite3_column_int(s, 1), 1);
+		sqlite3_finalize(s);
+	}
+	for (int form = 0; form < 2; form++) {
+		struct snap_find_query q = { .message_id = form ? "m3@ex.com" : "<m3@ex.com>" };
+		n = 0;
+		ck_assert_int_eq(snap_find(r, &q, count_row, &n, &err), 1);
+		ck_assert_int_eq(n, 1);
+	}
+	{
+		struct snap_find_query q = { .message_id = "m4@ex.com" };
+		n = 0;
+		ck_assert_int_eq(snap_find(r, &q, count_row, &n, &err), 0);
+	}
+	{
+		/* restored from a blob row written with its member name as text */
+		char *ids[] = { "m3@ex.com" };
+		char *out = tl_path(dir, "out");
+		struct snap_restore_opts ro = { .to_dir = out, .message_ids = ids,
+						.nmessage_ids = 1 };
+		size_t len;
+		char *got;
+		ck_assert_int_eq(snap_restore(r, NULL, &ro, NULL, NULL, &err), 1);
+		char *file = tl_path(dir, "out/ex.com/bob/md50000000003.msg");
+		got = tl_read_file(file, &len);
+		ck_assert_uint_eq(len, 42);
+		free(got);
+		free(file);
+		free(out);
+	}
+	snap_repo_free(&r);
+	hw_store_free(&st);
+	free(store);
+	free(repo);
+	free(cat);
+}
+END_TEST
+
 START_TEST(test_parse_time)
 {
 	int64_t t;
@@ -204,6 +305,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_covered);
 	tcase_add_test(tc, test_forged_pack_refused);
+	tcase_add_test(tc, test_migrate_v2);
 	tcase_add_test(tc, test_parse_time);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
