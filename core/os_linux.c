@@ -295,7 +295,11 @@ static void lock_break(int dirfd, const char *lockname, const struct stat *stale
 		if (fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    st.st_ino == stale->st_ino && st.st_dev == stale->st_dev)
 			(void)hw_io_unlinkat(dirfd, aside, 0);
-		else if (renameat2(dirfd, aside, dirfd, lockname, RENAME_NOREPLACE) < 0)
+		else if (renameat2(dirfd, aside, dirfd, lockname, RENAME_NOREPLACE) < 0 &&
+			 (errno != EINVAL || linkat(dirfd, aside, dirfd, lockname, 0) == 0 ||
+			  errno == EEXIST))
+			/* put back (a link where rename cannot refuse to replace),
+			   or another lock took the name meanwhile: drop ours */
 			(void)hw_io_unlinkat(dirfd, aside, 0);
 	}
 	free(aside);

@@ -708,7 +708,15 @@ static int finish_store(struct rctx *c)
 				}
 			imapmrk_release(&m);
 		}
-		if (f->nadds > 0 || !f->existed) {
+		struct stat msb;
+		bool bare = false;
+		/* a folder this restore made gets its IMAP.MRK; so does an empty
+		   one without it, which a killed restore may have made */
+		if (f->nadds == 0 && f->existed && folder_list(f, &ferr) == 0 &&
+		    f->d.nmessages == 0)
+			bare = fstatat(f->fd, IMAPMRK_NAME, &msb, AT_SYMLINK_NOFOLLOW) < 0 &&
+			       errno == ENOENT;
+		if (f->nadds > 0 || !f->existed || bare) {
 			int r = hw_mrk_add(f->fd, f->relpath, f->adds, f->nadds, &ferr);
 			if (r <= 0) {
 				hw_diag_error("%s: restored files not indexed: %s", f->relpath, ferr.msg);

@@ -423,6 +423,10 @@ fault_point() {
 	: > "$w/check"
 	ok=1
 	if [ "$err" = SHORT ] && [ "$nth" != "*" ]; then
+		if [ "$reruns" = fixpoint ]; then
+			[ $rc -le 1 ] || { note "exit $rc after a retried short write"; ok=0; }
+			rerun_fixpoint "$w" || { note "no fixed point after 4 reruns"; ok=0; }
+		fi
 		[ $rc -eq "$ref_rc" ] || { note "exit $rc after a retried short write, the clean run $ref_rc"; ok=0; }
 		cp -a "$sdir/base/$tree" "$w/killed"
 		store_ok rerun || ok=0

@@ -385,9 +385,11 @@ static void check_mrks(const struct tree *base, const struct tree *cur, bool fin
 }
 
 /* the UIDs, flags and UIDVALIDITY of old's clean indexes are kept in cur
-   for the files still there */
-static void check_uids(const struct tree *old, const struct tree *cur, const char *what,
-		       const char *stage)
+   for the files still there (with --purged, not for a file the clean run
+   purged: purge drops the record before the file, and a file whose unlink
+   failed comes back as new mail, with a new UID, as documented) */
+static void check_uids(const struct tree *old, const struct tree *ref, const struct tree *cur,
+		       const char *what, const char *stage)
 {
 	for (size_t i = 0; i < old->n; i++) {
 		const struct ent *o = &old->v[i], *c;
@@ -412,8 +414,9 @@ static void check_uids(const struct tree *old, const struct tree *cur, const cha
 			const struct imapmrk_record *orec = &o->mrk.recs[j], *crec;
 			char *p = hw_path_join(folder, orec->filename);
 			const struct ent *m = tree_find(cur, p);
+			bool purged = allow_purged && tree_find(ref, p) == NULL;
 			free(p);
-			if (m == NULL)
+			if (m == NULL || purged)
 				continue;   /* the file went (purge, or never there) */
 			crec = mrk_find(&c->mrk, orec->filename);
 			if (crec == NULL)
@@ -559,7 +562,7 @@ int main(int argc, char **argv)
 		check_kept(&base, &ref, &cur, "after the kill");
 		check_strangers(&base, &ref, &cur, false, "after the kill");
 		check_mrks(&base, &cur, false, "after the kill");
-		check_uids(&base, &cur, "the base", "after the kill");
+		check_uids(&base, &ref, &cur, "the base", "after the kill");
 		check_hwmrk(&base, &ref, &cur, false, "after the kill");
 	} else if (strcmp(argv[i], "rerun") == 0 && argc - i == 5) {
 		tree_load(&base, argv[i + 1]);
@@ -569,8 +572,8 @@ int main(int argc, char **argv)
 		check_kept(&base, &ref, &cur, "after the rerun");
 		check_strangers(&base, &ref, &cur, true, "after the rerun");
 		check_mrks(&base, &cur, true, "after the rerun");
-		check_uids(&base, &cur, "the base", "after the rerun");
-		check_uids(&killed, &cur, "the killed run", "after the rerun");
+		check_uids(&base, &ref, &cur, "the base", "after the rerun");
+		check_uids(&killed, &ref, &cur, "the killed run", "after the rerun");
 		check_hwmrk(&base, &ref, &cur, true, "after the rerun");
 		check_like_ref(&base, &ref, &cur, "after the rerun");
 	} else {

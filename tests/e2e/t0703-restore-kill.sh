@@ -54,3 +54,21 @@ expect_exit 0 hw -c p.yaml restore "$mb/$sub"
 expect_exit 0 hw -c p.yaml ls "$mb/$sub"
 [ "$(out | grep -c '\.msg')" -eq "$nsub" ] || { out >&2; die "$sub: IMAP.MRK does not list every message"; }
 expect_exit 0 hw -c p.yaml index --check
+
+# a removed folder that held no message: the rerun of a killed restore must
+# still leave it with its IMAP.MRK, as a clean restore does
+mkdir "store/$mb/Empty.IMAP"
+expect_exit 0 hw -c p.yaml index
+[ -f "store/$mb/Empty.IMAP/IMAP.MRK" ] || die "index made no IMAP.MRK for an empty folder"
+expect_exit 0 hw -c p.yaml snapshot create
+rm -rf "store/$mb/Empty.IMAP"
+expect_exit 0 hw -c p.yaml index
+set +e
+HIWATER_FAULT=rename:1:KILL hw -q -c p.yaml restore "$mb/Empty.IMAP" >/dev/null 2>&1
+rc=$?
+set -e
+[ $rc -eq 137 ] || die "restore of Empty.IMAP was not killed (exit $rc)"
+expect_exit 0 hw -c p.yaml restore "$mb/Empty.IMAP"
+[ -f "store/$mb/Empty.IMAP/IMAP.MRK" ] || die "Empty.IMAP restored without its IMAP.MRK"
+left=$(find store -name '.hiwater-tmp.*' -o -name IMAP.LCK)
+[ -z "$left" ] || die "left behind: $left"
