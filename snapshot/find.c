@@ -152,6 +152,24 @@ static char *msgid_other(const char *id)
    one indexed query on the indexer's message table (no walk of the store),
    each row checked against the file system (the index may be older) and
    against the repository. */
+/* the WHERE terms both searches share (live store: message m, folder fo;
+   snapshots: snap_file f, snap_path p); parameters ?2..?6 */
+static void add_filters(struct hw_buf *sql, const struct snap_find_query *q,
+			const char *t, const char *p)
+{
+	if (q->from != NULL)
+		hw_buf_addf(sql, " AND instr(lower(%s.\"from\"), lower(?2)) > 0", t);
+	if (q->subject != NULL)
+		hw_buf_addf(sql, " AND instr(lower(%s.subject), lower(?3)) > 0", t);
+	if (q->folder != NULL)
+		hw_buf_addf(sql, " AND (%s.relpath = ?4 OR substr(%s.relpath, 1, length(?4) + 1)"
+			    " = ?4 || '/')", p, p);
+	if (q->has_since)
+		hw_buf_addf(sql, " AND %s.date >= ?5", t);
+	if (q->has_before)
+		hw_buf_addf(sql, " AND %s.date < ?6", t);
+}
+
 static int find_live(struct snap_repo *r, const struct snap_find_query *q, struct live_cache *lc,
 		     snap_find_fn *fn, void *ctx, int *n_r, struct hw_error *err)
 {
@@ -166,17 +184,7 @@ static int find_live(struct snap_repo *r, const struct snap_find_query *q, struc
 		    " JOIN folder fo ON fo.id = m.folder_id WHERE 1");
 	if (q->message_id != NULL)
 		hw_buf_adds(&sql, " AND m.message_id IN (?1, ?7)");
-	if (q->from != NULL)
-		hw_buf_adds(&sql, " AND instr(lower(m.\"from\"), lower(?2)) > 0");
-	if (q->subject != NULL)
-		hw_buf_adds(&sql, " AND instr(lower(m.subject), lower(?3)) > 0");
-	if (q->folder != NULL)
-		hw_buf_adds(&sql, " AND (fo.relpath = ?4 OR substr(fo.relpath, 1, length(?4) + 1)"
-			    " = ?4 || '/')");
-	if (q->has_since)
-		hw_buf_adds(&sql, " AND m.date >= ?5");
-	if (q->has_before)
-		hw_buf_adds(&sql, " AND m.date < ?6");
+	add_filters(&sql, q, "m", "fo");
 	hw_buf_adds(&sql, " ORDER BY m.date, fo.relpath, m.file");
 	if (sqlite3_prepare_v2(hw_catalog_db(q->live_cat), sql.data, -1, &s, NULL) != SQLITE_OK) {
 		hw_catalog_error(q->live_cat, "find in the live store", err);
@@ -274,17 +282,7 @@ int snap_find(struct snap_repo *r, const struct snap_find_query *q, snap_find_fn
 		    " WHERE f.kind = 1");
 	if (q->message_id != NULL)
 		hw_buf_adds(&sql, " AND f.msgid_h = snap_msgid_h(?1) AND f.message_id IN (?1, ?7)");
-	if (q->from != NULL)
-		hw_buf_adds(&sql, " AND instr(lower(f.\"from\"), lower(?2)) > 0");
-	if (q->subject != NULL)
-		hw_buf_adds(&sql, " AND instr(lower(f.subject), lower(?3)) > 0");
-	if (q->folder != NULL)
-		hw_buf_adds(&sql, " AND (p.relpath = ?4 OR substr(p.relpath, 1, length(?4) + 1)"
-			    " = ?4 || '/')");
-	if (q->has_since)
-		hw_buf_adds(&sql, " AND f.date >= ?5");
-	if (q->has_before)
-		hw_buf_adds(&sql, " AND f.date < ?6");
+	add_filters(&sql, q, "f", "p");
 	hw_buf_adds(&sql, " ORDER BY f.date, p.relpath, f.name");
 	if (sqlite3_prepare_v2(hw_catalog_db(r->cat), sql.data, -1, &s, NULL) != SQLITE_OK) {
 		hw_catalog_error(r->cat, "find", err);
