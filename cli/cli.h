@@ -95,8 +95,6 @@ int cli_purge_run(const struct hw_policy *pol, const struct hw_store *st, const 
 		  char *const *args, size_t nargs, bool dry_run, time_t now, time_t deadline,
 		  struct hw_purge_plan *plan, struct hw_catalog **cat_r,
 		  struct hw_purge_result *res, struct hw_error *err);
-/* true when this build can snapshot (purge may remove) */
-bool cli_purge_can_remove(void);
 
 /* Validate FOLDER arguments (argv[optind..argc)): 0 ok, else exit code */
 int cli_check_folder_args(int argc, char **argv);

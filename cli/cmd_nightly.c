@@ -1,8 +1,6 @@
 /*
  * cmd_nightly.c - hiwater nightly [-n] [--json] [--ignore-window]: the
- * scheduled job. One function per step, each calling a module's public API;
- * a step whose module is not in this build says "not available" (it is
- * never imitated).
+ * scheduled job. One function per step, each calling a module's public API.
  *
  * Order: snapshot, purge (never after a failed snapshot), index, defrag and
  * relayout (within what is left of the window), logs, snapshot prune,
@@ -32,16 +30,8 @@
 #include "../defrag/defrag.h"
 #include "../policy/policy.h"
 
-#if defined(__has_include)
-#if __has_include("../snapshot/snapshot.h")
 #include "../snapshot/snapshot.h"
-#define HW_HAVE_SNAPSHOT 1
-#endif
-#if __has_include("../indexer/indexer.h")
 #include "../indexer/indexer.h"
-#define HW_HAVE_INDEXER 1
-#endif
-#endif
 
 static const char usage[] =
 	"usage: hiwater nightly [-n] [--json] [--ignore-window] [-c FILE]\n"
@@ -59,9 +49,9 @@ static const char usage[] =
 	"Writes STATE/reports/nightly-TIME-PID.json and STATE/hiwater.prom.\n"
 	"Exit 0 all good, 1 warnings, 2 a step failed, 75 already running.\n";
 
-enum step_status { ST_OK, ST_WARN, ST_FAILED, ST_SKIPPED, ST_NOT_AVAILABLE, ST_STOPPED };
+enum step_status { ST_OK, ST_WARN, ST_FAILED, ST_SKIPPED, ST_STOPPED };
 static const char *const status_names[] = {
-	"ok", "warning", "failed", "skipped", "not available", "stopped",
+	"ok", "warning", "failed", "skipped", "stopped",
 };
 
 struct step {
@@ -174,7 +164,6 @@ static void plan_add(struct nightly *n, const char *step, const char *fmt, ...)
 
 static void step_snapshot(struct nightly *n, struct step *s)
 {
-#ifdef HW_HAVE_SNAPSHOT
 	struct snap_create_opts o = { 0 };
 	struct snap_create_result res;
 	struct snap_repo *repo = NULL;
@@ -203,11 +192,6 @@ static void step_snapshot(struct nightly *n, struct step *s)
 out:
 	snap_repo_free(&repo);
 	free(dir);
-#else
-	step_set(s, ST_NOT_AVAILABLE, "not available: this build has no snapshot module");
-	if (n->dry_run)
-		plan_add(n, "snapshot", "not available in this build");
-#endif
 }
 
 static void step_purge(struct nightly *n, struct step *s)
@@ -229,7 +213,7 @@ static void step_purge(struct nightly *n, struct step *s)
 		return;
 	}
 	hw_purge_plan_init(&plan);
-	if (cli_purge_run(n->pol, n->st, n->state, NULL, 0, n->dry_run || !cli_purge_can_remove(),
+	if (cli_purge_run(n->pol, n->st, n->state, NULL, 0, n->dry_run,
 			  n->started, n->deadline, &plan, &cat, &res, &err) < 0) {
 		step_set(s, ST_FAILED, "%s", err.msg);
 		goto out;
@@ -245,19 +229,10 @@ static void step_purge(struct nightly *n, struct step *s)
 		}
 		if (plan.messages == 0)
 			plan_add(n, "purge", "nothing: no message is selected by the rules");
-		else if (!cli_purge_can_remove())
-			plan_add(n, "purge", "(not available in this build: purge needs the "
-				 "snapshot capability, so nothing would be removed)");
 		s->count = plan.messages;
 		s->bytes = plan.bytes;
 		step_set(s, ST_OK, "would remove %zu messages (%" PRIu64 " bytes)", plan.messages,
 			 plan.bytes);
-		goto out;
-	}
-	if (!cli_purge_can_remove()) {
-		step_set(s, plan.messages > 0 ? ST_NOT_AVAILABLE : ST_OK,
-			 plan.messages > 0 ? "not available: no snapshot capability in this build, "
-			 "%zu selected messages kept" : "nothing to purge (%zu)", plan.messages);
 		goto out;
 	}
 	s->count = res.removed;
@@ -274,7 +249,6 @@ out:
 	hw_catalog_free(&cat);
 }
 
-#ifdef HW_HAVE_INDEXER
 /* set by SIGALRM at the window's end: the indexer starts no new folder */
 static int index_stop;
 
@@ -297,11 +271,9 @@ static void index_report(void *ctx, const struct indexer_folder_result *r)
 	else if (r->status == INDEXER_ERROR)
 		hw_diag_error("index: %s: %s", r->relpath, r->reason != NULL ? r->reason : "error");
 }
-#endif
 
 static void step_index(struct nightly *n, struct step *s)
 {
-#ifdef HW_HAVE_INDEXER
 	struct indexer_opts o = INDEXER_OPTS_INIT;
 	struct indexer_stats stats = { 0 };
 	struct index_ctx ctx = { n };
@@ -352,11 +324,6 @@ static void step_index(struct nightly *n, struct step *s)
 out:
 	hw_folder_list_release(&fl);
 	hw_catalog_free(&cat);
-#else
-	step_set(s, ST_NOT_AVAILABLE, "not available: this build has no indexer module");
-	if (n->dry_run)
-		plan_add(n, "index", "not available in this build");
-#endif
 }
 
 /* ---- defrag and relayout ----
@@ -466,7 +433,6 @@ static int defrag_resume_keep(struct hw_catalog *cat, const struct defrag_pick *
 	return 1;
 }
 
-#ifdef HW_HAVE_INDEXER
 /* The donors made and removed beside the messages moved the folders'
    directory mtimes: the catalog's stamps no longer hold, so quota would
    list every rewritten folder and the next index run check each one again.
@@ -482,7 +448,6 @@ static void defrag_restamp(struct nightly *n, struct hw_catalog *cat,
 	if (indexer_run(n->st, cat, fl, &o, NULL, NULL, &st, &err) < 0)
 		hw_diag_warn("defrag: stamping the rewritten folders in the catalog: %s", err.msg);
 }
-#endif
 
 static int quiet_secs(void)
 {
@@ -632,10 +597,8 @@ static void step_defrag(struct nightly *n, struct step *s)
 	}
 	if (cat != NULL && !n->dry_run && defrag_resume_keep(cat, picks, npicks, &ds, &err) < 0)
 		hw_diag_error("defrag: %s", err.msg);
-#ifdef HW_HAVE_INDEXER
 	if (cat != NULL && touched.n > 0)
 		defrag_restamp(n, cat, &touched);
-#endif
 
 	for (int k = 0; k < DEFRAG_SKIP_MAX; k++)
 		/* a file written in the last minute is normal on a live server:
@@ -769,7 +732,6 @@ static void step_logs(struct nightly *n, struct step *s)
 		 "; mismatching pairs left alone" : "");
 }
 
-#ifdef HW_HAVE_SNAPSHOT
 static int snap_open_existing(struct nightly *n, struct snap_repo **repo_r, struct hw_error *err)
 {
 	char *dir = snap_repo_default(n->state, n->pol != NULL ? n->pol->snapshot_dir : NULL);
@@ -778,11 +740,9 @@ static int snap_open_existing(struct nightly *n, struct snap_repo **repo_r, stru
 	free(dir);
 	return r;
 }
-#endif
 
 static void step_prune(struct nightly *n, struct step *s)
 {
-#ifdef HW_HAVE_SNAPSHOT
 	const struct hw_policy_snapshots *k = n->pol != NULL ? &n->pol->snapshots : NULL;
 	struct snap_prune_opts o = { 0 };
 	struct snap_prune_result res = { 0 };
@@ -823,16 +783,10 @@ static void step_prune(struct nightly *n, struct step *s)
 				 res.removed);
 	}
 	snap_repo_free(&repo);
-#else
-	step_set(s, ST_NOT_AVAILABLE, "not available: this build has no snapshot module");
-	if (n->dry_run)
-		plan_add(n, "prune", "not available in this build");
-#endif
 }
 
 static void step_verify(struct nightly *n, struct step *s)
 {
-#ifdef HW_HAVE_SNAPSHOT
 	struct snap_verify_opts o = { 0 };
 	struct snap_verify_result res = { 0 };
 	struct snap_repo *repo = NULL;
@@ -865,11 +819,6 @@ static void step_verify(struct nightly *n, struct step *s)
 			 res.members, res.bad_segments);
 	}
 	snap_repo_free(&repo);
-#else
-	step_set(s, ST_NOT_AVAILABLE, "not available: this build has no snapshot module");
-	if (n->dry_run)
-		plan_add(n, "verify", "not available in this build");
-#endif
 }
 
 static void step_quota(struct nightly *n, struct step *s)

@@ -23,24 +23,8 @@
 
 #include "cli.h"
 #include "../policy/policy.h"
-
-#if defined(__has_include)
-#if __has_include("../snapshot/snapshot.h")
 #include "../snapshot/snapshot.h"
-#define HW_HAVE_SNAPSHOT 1
-#endif
-#endif
 
-bool cli_purge_can_remove(void)
-{
-#ifdef HW_HAVE_SNAPSHOT
-	return true;
-#else
-	return false;
-#endif
-}
-
-#ifdef HW_HAVE_SNAPSHOT
 /* step 1: snapshot the folders, then keep only what a snapshot covers */
 static int purge_snapshot(const struct hw_policy *pol, const struct hw_store *st,
 			  const char *state, struct hw_purge_plan *plan, struct hw_catalog *cat,
@@ -161,7 +145,6 @@ out:
 out_free:
 	free(files);
 }
-#endif
 
 int cli_purge_run(const struct hw_policy *pol, const struct hw_store *st, const char *state,
 		  char *const *args, size_t nargs, bool dry_run, time_t now, time_t deadline,
@@ -185,15 +168,6 @@ int cli_purge_run(const struct hw_policy *pol, const struct hw_store *st, const 
 	}
 	if (dry_run || plan->messages == 0)
 		return 1;
-#ifndef HW_HAVE_SNAPSHOT
-	(void)deadline;
-	hw_error_set(err, ENOTSUP, "refusing to purge %zu messages: this build has no snapshot "
-		     "capability, and every purged message must be in a snapshot first so that "
-		     "'hiwater restore' can undo it ('hiwater purge -n' lists them)",
-		     plan->messages);
-	res->exit = HW_EXIT_CONFIG;
-	return -1;
-#else
 	{
 		bool *covered = NULL;
 		size_t k = 0;
@@ -214,7 +188,6 @@ int cli_purge_run(const struct hw_policy *pol, const struct hw_store *st, const 
 		free(covered);
 		return 1;
 	}
-#endif
 }
 
 static const char usage[] =
