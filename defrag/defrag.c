@@ -59,6 +59,25 @@ void defrag_stats_release(struct defrag_stats *s)
 	s->stopped_folder = s->stopped_after = NULL;
 }
 
+void defrag_stats_add(struct defrag_stats *into, const struct defrag_stats *from)
+{
+	into->files += from->files;
+	into->rewritten += from->rewritten;
+	into->moved_in_place += from->moved_in_place;
+	for (int k = 0; k < DEFRAG_SKIP_MAX; k++)
+		into->outcome[k] += from->outcome[k];
+	into->bytes += from->bytes;
+	into->frags_before += from->frags_before;
+	into->frags_after += from->frags_after;
+	into->files_before += from->files_before;
+	into->files_after += from->files_after;
+	into->pairs_before += from->pairs_before;
+	into->adjacent_before += from->adjacent_before;
+	into->pairs_after += from->pairs_after;
+	into->adjacent_after += from->adjacent_after;
+	into->folders_laid_out += from->folders_laid_out;
+}
+
 /* ---- throttle: sleep so that bytes/elapsed stays under the rate ---- */
 struct throttle {
 	double rate;
@@ -108,8 +127,8 @@ struct file_result {
 	char why[160];
 	size_t frags_before, frags_after;
 	uint64_t size;
-	bool has_end;       /* end_phys is where the file now ends */
-	uint64_t end_phys;
+	bool has_end;       /* first_phys, end_phys: where the file now lies */
+	uint64_t first_phys, end_phys;
 	bool moved;         /* by EXT4_IOC_MOVE_EXT */
 };
 
@@ -230,6 +249,7 @@ static int swap_by_rename(struct hw_atomic *a, int fd, int dfd, const struct sta
    and swapped. */
 struct job {
 	const char *name;        /* not owned */
+	size_t idx;              /* in the folder's measure */
 	char *shown, *dshown;
 	int fd, dfd;
 	struct stat st;
@@ -270,8 +290,9 @@ static void job_fail(struct job *j)
 }
 
 /* the checks before a donor: 1 needs one, 0 decided (j->fr says what) */
-static int job_check(struct run *r, struct job *j, const char *name, bool keep)
+static int job_check(struct run *r, struct job *j, const struct defrag_file *known, bool keep)
 {
+	const char *name = known->name;
 	const struct defrag_opts *o = r->o;
 	struct stat pre;
 	struct hw_error *err = &j->err;
@@ -318,21 +339,41 @@ static int job_check(struct run *r, struct job *j, const char *name, bool keep)
 		return 0;
 	}
 	j->fr.size = (uint64_t)j->st.st_size;
+	/* read without readahead: the copy then leaves the file in small
+	   pages, which EXT4_IOC_MOVE_EXT takes from the cache (it refuses
+	   large folios, and then reads every old fragment from disk again,
+	   a block at a time) */
+	if (!o->dry_run)
+		(void)posix_fadvise(j->fd, 0, 0, POSIX_FADV_RANDOM);
 	if (j->st.st_nlink != 1) {
 		set_why(&j->fr, DEFRAG_SKIP_HARDLINK, "%lu links: a rewrite would split them",
 			(unsigned long)j->st.st_nlink);
 		return 0;
 	}
-	rc = defrag_file_measure(j->fd, j->shown, false, &j->src, err);
-	if (rc < 0)
-		goto fail;
-	if (rc == 0) {
-		set_why(&j->fr, DEFRAG_SKIP_UNSUPPORTED, "no FIEMAP on this filesystem");
-		return 0;
+	if (!known->unknown && known->ino == (uint64_t)j->st.st_ino &&
+	    known->size == (uint64_t)j->st.st_size &&
+	    known->mtime_ns == HW_TS_NS(j->st.st_mtim) &&
+	    known->ctime_ns == HW_TS_NS(j->st.st_ctim)) {
+		/* unchanged since the folder was measured (a write moves ctime):
+		   its extents then are its extents now. Only the choice rests on
+		   them; the swap rests on the checks under the lock. */
+		j->src = *known;
+		j->src.name = NULL;
+		j->src.pieces = NULL;
+		j->src.npieces = 0;
+	} else {
+		rc = defrag_file_measure(j->fd, j->shown, false, &j->src, err);
+		if (rc < 0)
+			goto fail;
+		if (rc == 0) {
+			set_why(&j->fr, DEFRAG_SKIP_UNSUPPORTED, "no FIEMAP on this filesystem");
+			return 0;
+		}
 	}
 	j->fr.frags_before = j->fr.frags_after = j->src.fragments;
 	if (!j->src.unknown && j->src.extents > 0) {
 		j->fr.has_end = true;
+		j->fr.first_phys = j->src.first_phys;
 		j->fr.end_phys = j->src.end_phys;
 	}
 	if (j->st.st_size == 0) {
@@ -544,6 +585,7 @@ swapped:
 		 don.fragments, fr->moved ? "" : " (by rename)");
 	fr->frags_after = don.fragments;
 	fr->has_end = true;
+	fr->first_phys = don.first_phys;
 	fr->end_phys = don.end_phys;
 	goto out;
 fail:
@@ -848,17 +890,19 @@ static int job_finish_batch(struct run *r, struct job *j, struct batch *b, bool 
 		goto out;
 	}
 	/* dirty pages stop the move after one extent (EBUSY): write back the
-	   source's. The clean pages of a small file stay: the move copies the
-	   file's data through its page cache into the new blocks and would
-	   otherwise read the old fragments from disk a second time. A larger
-	   file's (large folios) are dropped: moved with them in the cache it
-	   came out whole but not in the donor's place (kernel 6.18), which
-	   breaks a relayout. The donor's pages were dropped after the verify. */
+	   source's. Its clean pages stay: the move copies the file's data
+	   through its page cache into the new blocks and would otherwise read
+	   the old fragments from disk again, a block at a time (half the time
+	   of a defrag). Except in a relayout, for a file over 64 KiB: moved
+	   with its pages cached, such a file comes out whole but not in the
+	   donor's place (kernel 6.18, small pages or large alike), which
+	   breaks the folder's sweep. The donor's pages were dropped after the
+	   verify. */
 	if (src_writeback(j->fd) < 0) {
 		hw_error_sys(err, "fsync", j->shown);
 		goto fail;
 	}
-	if (size > MOVE_CACHED_MAX)
+	if (o->relayout && size > MOVE_CACHED_MAX)
 		hw_os_evict(j->fd);
 	rc = hw_os_move_extents_at(j->fd, b->fd, j->boff, size, &moved, j->shown, err);
 	if (rc == 0 && moved == 0) {
@@ -900,11 +944,38 @@ static int job_finish_batch(struct run *r, struct job *j, struct batch *b, bool 
 			}
 		}
 	}
+	/* where the file lies now, from the file itself: the figures after
+	   the run are these, not the donor's plan */
+	{
+		/* its blocks are allocated (swapped in): no write-back first,
+		   its pages go to disk with the rest */
+		struct hw_extent *v = NULL;
+		struct hw_error merr;
+		size_t nv = 0;
+		bool pending = false;
+		int mrc = hw_os_extents_nosync(j->fd, j->shown, &v, &nv, &merr);
+		for (size_t x = 0; mrc > 0 && x < nv; x++)
+			pending |= (v[x].flags & HW_EXTENT_UNKNOWN) != 0;
+		if (pending) {
+			/* the kernel gave it new, delayed blocks (see above):
+			   where they land is known after the write-back */
+			free(v);
+			v = NULL;
+			mrc = hw_os_extents(j->fd, j->shown, &v, &nv, &merr);
+		}
+		if (mrc > 0 && nv > 0 && !(v[0].flags & HW_EXTENT_UNKNOWN)) {
+			frags = hw_extents_fragments(v, nv);
+			first = v[0].physical;
+			end = v[nv - 1].physical + v[nv - 1].length;
+		}
+		free(v);
+	}
 	fr->what = DEFRAG_DONE;
 	fr->moved = true;
 	snprintf(fr->why, sizeof(fr->why), "%zu -> %zu fragments", j->src.fragments, frags);
 	fr->frags_after = frags;
 	fr->has_end = true;
+	fr->first_phys = first;
 	fr->end_phys = end;
 	goto out;
 fail:
@@ -969,9 +1040,8 @@ static size_t relayout_keep(const struct defrag_folder *f, size_t first, bool ha
 int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *o,
 		      struct defrag_stats *s, struct hw_error *err)
 {
-	struct defrag_folder before, after;
+	struct defrag_folder before;
 	struct run r = { .o = o, .s = s, .dirfd = dirfd, .relpath = relpath };
-	struct hw_error ferr;
 	const char *last = NULL;
 	bool skipping = o->resume_after != NULL, has_prev = false;
 	uint64_t prev_end = 0;
@@ -983,7 +1053,6 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 	int ret = 1, rc;
 
 	defrag_folder_init(&before);
-	defrag_folder_init(&after);
 	if (!o->dry_run) {
 		/* a killed run's donors */
 		rc = hw_atomic_cleanup(dirfd, relpath, err);
@@ -1034,7 +1103,8 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 
 		/* check a batch, then allocate its donors one after another */
 		for (; i < before.nfiles && nb < BATCH_FILES && batch_bytes < BATCH_BYTES; i++) {
-			job_check(&r, &jobs[nb], before.files[i].name, i < keep_end);
+			job_check(&r, &jobs[nb], &before.files[i], i < keep_end);
+			jobs[nb].idx = i;
 			if (jobs[nb].needs)
 				batch_bytes += (uint64_t)jobs[nb].st.st_size;
 			nb++;
@@ -1093,6 +1163,15 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 				has_prev = true;
 				prev_end = j->fr.end_phys;
 			}
+			if (j->fr.what == DEFRAG_DONE && !o->dry_run && j->fr.has_end) {
+				/* the figures after the run */
+				struct defrag_file *df = &before.files[j->idx];
+				df->fragments = j->fr.frags_after;
+				df->extents = df->extents > 0 ? df->extents : 1;
+				df->first_phys = j->fr.first_phys;
+				df->end_phys = j->fr.end_phys;
+				df->unknown = false;
+			}
 			free(last_buf);
 			last = last_buf = hw_strdup(j->name);
 			job_release(j);
@@ -1107,18 +1186,15 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 		add_after(s, &before);
 		goto out;
 	}
-	hw_error_clear(&ferr);
-	if (defrag_folder_measure(dirfd, relpath, false, &after, &ferr) < 0) {
-		hw_diag_warn("%s", ferr.msg);
-		add_after(s, &before);
-	} else {
-		add_after(s, &after);
-	}
+	/* the figures after: every file rewritten was measured after its swap,
+	   every other one is as it was measured before (and checked unchanged
+	   when it was looked at) */
+	defrag_folder_score(&before);
+	add_after(s, &before);
 out:
 	free(jobs);
 	free(last_buf);
 	free(r.buf);
 	defrag_folder_release(&before);
-	defrag_folder_release(&after);
 	return ret;
 }

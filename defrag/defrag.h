@@ -89,6 +89,10 @@ struct defrag_file {
 	struct defrag_piece { uint64_t phys, len; } *pieces;  /* kept when asked */
 	size_t npieces;
 	bool unknown;            /* no location (empty, inline, delalloc) */
+	/* the file as it was measured (defrag_folder_measure): a rewrite
+	   takes these figures over only while the file is still the same */
+	uint64_t ino;
+	int64_t mtime_ns, ctime_ns;
 };
 
 struct defrag_folder {
@@ -197,6 +201,8 @@ struct defrag_stats {
 	char *stopped_after;             /* last file done in that folder */
 };
 void defrag_stats_release(struct defrag_stats *s);
+/* add from's counts to into's (not stopped and where: the caller decides) */
+void defrag_stats_add(struct defrag_stats *into, const struct defrag_stats *from);
 
 /* rewrite one folder. With o->relayout, every message in UID order; else the
    fragmented ones. Stops early (s->stopped) at o->deadline. 1 done, -1 error
