@@ -74,19 +74,20 @@ mode=$(drop); cold0=$(cold_read "$A"); warm0=$(read_all "$A")
 drop >/dev/null; t0=$(now); cp -r "$A" "$WORK/cp"; sync; tcp=$(secs "$t0" "$(now)"); rm -rf "$WORK/cp"
 
 export HIWATER_DEFRAG_QUIET_SECS=0
+# timed with a sync, as cp is: what the moves leave dirty goes to disk too
 drop >/dev/null; t0=$(now); "$HW" --store "$A" --state "$A.state" -q defrag >/dev/null || true
-tdef=$(secs "$t0" "$(now)")
+sync; tdef=$(secs "$t0" "$(now)")
 set -- $(frag_sum "$A"); fpf1=$1; lay1=$2; ff1=$3
 cold1=$(cold_read "$A")
 
 drop >/dev/null; t0=$(now); "$HW" --store "$A" --state "$A.state" -q defrag --relayout >/dev/null || true
-trel=$(secs "$t0" "$(now)")
+sync; trel=$(secs "$t0" "$(now)")
 set -- $(frag_sum "$A"); fpf2=$1; lay2=$2
 cold2=$(cold_read "$A"); warm2=$(read_all "$A")
 
 e4=-; fpfe=-; laye=-; colde=-
 if command -v e4defrag >/dev/null 2>&1; then
-	drop >/dev/null; t0=$(now); e4defrag "$B" >/dev/null 2>&1 || true; e4=$(secs "$t0" "$(now)")
+	drop >/dev/null; t0=$(now); e4defrag "$B" >/dev/null 2>&1 || true; sync; e4=$(secs "$t0" "$(now)")
 	set -- $(frag_sum "$B"); fpfe=$1; laye=$2
 	colde=$(cold_read "$B")
 fi

@@ -22,8 +22,6 @@
 /* donors allocated together (fds: two per file) and their bytes */
 #define BATCH_FILES 128
 #define BATCH_BYTES (64u << 20)
-/* sources up to this size keep their cached pages for the move */
-#define MOVE_CACHED_MAX (64u * 1024u)
 
 const char *defrag_skip_name(enum defrag_skip s)
 {
@@ -210,6 +208,20 @@ static int copy_data(struct run *r, int fd, int dfd, uint64_t doff, uint64_t siz
 	return ret;
 }
 
+/* Write back a source's dirty pages before EXT4_IOC_MOVE_EXT. Not a
+   durability point: the move is journaled and the donor was fsynced, so
+   sync_file_range (no journal commit, no cache flush: an fsync of a clean
+   file costs a device flush) is enough; fsync where it is not offered. */
+static int src_writeback(int fd)
+{
+	if (sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+			    SYNC_FILE_RANGE_WAIT_AFTER) == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EINVAL && errno != ESPIPE)
+		return -1;
+	return hw_io_fsync(fd);
+}
+
 static void set_why(struct file_result *fr, enum defrag_skip what, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void set_why(struct file_result *fr, enum defrag_skip what, const char *fmt, ...)
@@ -339,12 +351,6 @@ static int job_check(struct run *r, struct job *j, const struct defrag_file *kno
 		return 0;
 	}
 	j->fr.size = (uint64_t)j->st.st_size;
-	/* read without readahead: the copy then leaves the file in small
-	   pages, which EXT4_IOC_MOVE_EXT takes from the cache (it refuses
-	   large folios, and then reads every old fragment from disk again,
-	   a block at a time) */
-	if (!o->dry_run)
-		(void)posix_fadvise(j->fd, 0, 0, POSIX_FADV_RANDOM);
 	if (j->st.st_nlink != 1) {
 		set_why(&j->fr, DEFRAG_SKIP_HARDLINK, "%lu links: a rewrite would split them",
 			(unsigned long)j->st.st_nlink);
@@ -380,6 +386,11 @@ static int job_check(struct run *r, struct job *j, const struct defrag_file *kno
 		set_why(&j->fr, DEFRAG_SKIP_CONTIGUOUS, "empty");
 		return 0;
 	}
+	if (o->relayout && (j->src.unknown || j->src.extents == 0)) {
+		/* inline, or not yet allocated: not part of the sweep */
+		set_why(&j->fr, DEFRAG_SKIP_CONTIGUOUS, "no place on disk of its own");
+		return 0;
+	}
 	if (j->src.fragments <= 1) {
 		if (!o->relayout) {
 			set_why(&j->fr, DEFRAG_SKIP_CONTIGUOUS, "one fragment");
@@ -396,6 +407,20 @@ static int job_check(struct run *r, struct job *j, const struct defrag_file *kno
 	if (hw_now_ns() - HW_TS_NS(j->st.st_mtim) < (int64_t)o->quiet_secs * 1000000000LL) {
 		set_why(&j->fr, DEFRAG_SKIP_RECENT, "modified less than %d s ago", o->quiet_secs);
 		return 0;
+	}
+	if (!o->dry_run) {
+		/* The move copies the file's data through its page cache into
+		   the new blocks. Cached in large folios (a recent write, or
+		   readahead), the file comes out whole but not in the donor's
+		   place: the kernel (6.18) gives it new, delayed blocks, which
+		   breaks a relayout's sweep, and a relayout then rewrites the
+		   same files on every run. Not cached, the move reads every old
+		   fragment again, a block at a time (half the time of a defrag).
+		   So: drop what is cached, and let the copy read the file
+		   without readahead, into small pages, which the move takes. */
+		(void)src_writeback(j->fd);
+		hw_os_evict(j->fd);
+		(void)posix_fadvise(j->fd, 0, 0, POSIX_FADV_RANDOM);
 	}
 	j->needs = true;
 	return 1;
@@ -686,19 +711,6 @@ static int hash_range(struct run *r, int fd, uint64_t off, uint64_t len, const c
 	return ret;
 }
 
-/* Write back a source's dirty pages before EXT4_IOC_MOVE_EXT. Not a
-   durability point: the move is journaled and the donor was fsynced, so
-   sync_file_range (no journal commit, no cache flush: an fsync of a clean
-   file costs a device flush) is enough; fsync where it is not offered. */
-static int src_writeback(int fd)
-{
-	if (sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-			    SYNC_FILE_RANGE_WAIT_AFTER) == 0)
-		return 0;
-	if (errno != ENOSYS && errno != EINVAL && errno != ESPIPE)
-		return -1;
-	return hw_io_fsync(fd);
-}
 
 /* fragments and physical ends of the batch range [off, off + len) */
 static void batch_range(const struct batch *b, uint64_t off, uint64_t len, size_t *frags_r,
@@ -890,20 +902,12 @@ static int job_finish_batch(struct run *r, struct job *j, struct batch *b, bool 
 		goto out;
 	}
 	/* dirty pages stop the move after one extent (EBUSY): write back the
-	   source's. Its clean pages stay: the move copies the file's data
-	   through its page cache into the new blocks and would otherwise read
-	   the old fragments from disk again, a block at a time (half the time
-	   of a defrag). Except in a relayout, for a file over 64 KiB: moved
-	   with its pages cached, such a file comes out whole but not in the
-	   donor's place (kernel 6.18, small pages or large alike), which
-	   breaks the folder's sweep. The donor's pages were dropped after the
-	   verify. */
+	   source's. Its clean small pages, from the copy, stay (job_check()).
+	   The donor's pages were dropped after the verify. */
 	if (src_writeback(j->fd) < 0) {
 		hw_error_sys(err, "fsync", j->shown);
 		goto fail;
 	}
-	if (o->relayout && size > MOVE_CACHED_MAX)
-		hw_os_evict(j->fd);
 	rc = hw_os_move_extents_at(j->fd, b->fd, j->boff, size, &moved, j->shown, err);
 	if (rc == 0 && moved == 0) {
 		/* some cached pages (large folios) are refused: without them the
@@ -1008,33 +1012,86 @@ static bool file_whole(const struct defrag_file *df)
 	return !df->unknown && df->extents > 0 && df->fragments == 1;
 }
 
+static bool no_location(const struct defrag_file *df)
+{
+	return df->unknown || df->extents == 0;
+}
+
 /* Relayout keeps the folder's leading chain from files[first] on: whole
    messages, each right after the one before (the first one right after
    *prev_end, or else heading a chain of at least two), and rewrites every
    message after the first break. Keeping a whole message further on would
    leave it between two that moved, and moving the message after a kept one
    would break the chain it headed: the folder would need a second pass
-   that made the same choices again. Returns the end of the kept chain. */
+   that made the same choices again. Returns the end of the kept chain.
+   Files with no place of their own on disk are passed over. */
 static size_t relayout_keep(const struct defrag_folder *f, size_t first, bool has_prev,
 			    uint64_t prev_end)
 {
-	size_t i = first;
+	size_t i = first, last;
 
-	if (i >= f->nfiles || !file_whole(&f->files[i]))
+	/* files with no place on disk (empty, inline) do not break a sweep:
+	   passed over, neither kept nor moved */
+	while (i < f->nfiles && no_location(&f->files[i]))
+		i++;
+	if (i >= f->nfiles)
+		return f->nfiles;
+	if (!file_whole(&f->files[i]))
 		return first;
 	if (!(has_prev && is_adjacent(prev_end, f->files[i].first_phys))) {
 		/* no place to keep: a lone whole file is moved with the rest */
-		if (i + 1 >= f->nfiles)
+		size_t k = i + 1;
+		while (k < f->nfiles && no_location(&f->files[k]))
+			k++;
+		if (k >= f->nfiles)
 			return f->nfiles;   /* the last one: nothing follows it */
-		if (!file_whole(&f->files[i + 1]) ||
-		    !is_adjacent(f->files[i].end_phys, f->files[i + 1].first_phys))
+		if (!file_whole(&f->files[k]) ||
+		    !is_adjacent(f->files[i].end_phys, f->files[k].first_phys))
 			return first;
 	}
-	for (i++; i < f->nfiles; i++)
+	for (last = i++; i < f->nfiles; i++) {
+		if (no_location(&f->files[i]))
+			continue;
 		if (!file_whole(&f->files[i]) ||
-		    !is_adjacent(f->files[i - 1].end_phys, f->files[i].first_phys))
+		    !is_adjacent(f->files[last].end_phys, f->files[i].first_phys))
 			break;
+		last = i;
+	}
 	return i;
+}
+
+/* Would a relayout pass leave fewer breaks in the sweep than there are?
+   A pass keeps the leading chain (up to keep_end) and lays the rest out
+   in batch donors, one run of disk each, wherever the filesystem has
+   room: one break after the kept chain, one between batch donors. A
+   folder of whole files with no more breaks than that is as good as a
+   pass makes it; rewriting it would only move the same files again
+   (and, at a score under 0.95, on every run). */
+static bool relayout_settled(const struct defrag_folder *f, size_t first, size_t keep_end)
+{
+	size_t batches = 0, expected;
+	bool kept = false;
+
+	if (f->fragmented_files > 0)
+		return false;
+	for (size_t i = first; i < keep_end && i < f->nfiles; i++)
+		kept |= !no_location(&f->files[i]);
+	/* the batches of defrag_folder_run()'s loop */
+	for (size_t i = first; i < f->nfiles;) {
+		size_t nb = 0;
+		uint64_t bytes = 0;
+		bool moves = false;
+		for (; i < f->nfiles && nb < BATCH_FILES && bytes < BATCH_BYTES; i++, nb++)
+			if (i >= keep_end && !no_location(&f->files[i])) {
+				bytes += f->files[i].size;
+				moves = true;
+			}
+		batches += moves;
+	}
+	if (batches == 0)
+		return true;
+	expected = batches - 1 + (kept ? 1 : 0);
+	return f->pairs - f->adjacent <= expected;
 }
 
 int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *o,
@@ -1091,8 +1148,16 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 		add_after(s, &before);
 		goto out;
 	}
-	if (o->relayout)
+	if (o->relayout) {
 		keep_end = relayout_keep(&before, first, has_prev, prev_end);
+		if (!skipping && relayout_settled(&before, first, keep_end)) {
+			s->folders_laid_out++;
+			s->files += before.nfiles;
+			s->outcome[DEFRAG_SKIP_CONTIGUOUS] += before.nfiles;
+			add_after(s, &before);
+			goto out;
+		}
+	}
 	r.th.rate = o->max_rate;
 	r.th.start = hw_monotonic();
 	r.buf = hw_malloc(COPY_CHUNK);
