@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 #include "../defrag/defrag.h"
@@ -27,8 +28,8 @@ static const char usage[] =
 	"                     continues where this one stopped\n"
 	"  --until HH:MM      stop cleanly at this local time (the same)\n"
 	"  --max-rate MB/s    throttle reads + writes to this rate (all workers together)\n"
-	"  -j, --jobs N       folders rewritten at the same time (default: the CPUs;\n"
-	"                     the disk's latency overlaps)\n"
+	"  -j, --jobs N       folders rewritten at the same time (default: twice the\n"
+	"                     CPUs, at most 16: the disk's latency overlaps)\n"
 	"\n"
 	"Exit: 0 done, 1 files skipped (changed, locked, hard-linked...) or stopped\n"
 	"by the budget, 2 errors on some files, 75 another run holds the lock.\n";
@@ -302,7 +303,24 @@ int cmd_defrag(int argc, char **argv)
 	pr.state = hw_calloc(fl.n - start + 1, 1);
 	pr.stopped_after = hw_calloc(fl.n - start + 1, sizeof(char *));
 	{
-		int jobs = cli.jobs > 0 ? cli.jobs : hw_pool_cpus();
+		int jobs = cli.jobs > 0 ? cli.jobs : 2 * hw_pool_cpus() < 16 ? 2 * hw_pool_cpus() : 16;
+		struct rlimit rl;
+		/* each worker holds up to DEFRAG_FDS_PER_RUN descriptors: take
+		   what the hard limit allows, and no more workers than fit */
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+			rlim_t fit;
+			if (rl.rlim_cur < rl.rlim_max) {
+				rl.rlim_cur = rl.rlim_max;
+				(void)setrlimit(RLIMIT_NOFILE, &rl);
+				(void)getrlimit(RLIMIT_NOFILE, &rl);
+			}
+			fit = rl.rlim_cur > 64 ? (rl.rlim_cur - 64) / DEFRAG_FDS_PER_RUN : 0;
+			if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)jobs > fit) {
+				jobs = fit > 0 ? (int)fit : 1;
+				hw_diag_info("-j %d: the open-file limit (%llu) allows no more",
+					     jobs, (unsigned long long)rl.rlim_cur);
+			}
+		}
 		/* --max-rate is for the run: each worker gets its share */
 		if (o.max_rate > 0 && jobs > 1)
 			o.max_rate /= jobs;

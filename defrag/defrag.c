@@ -20,7 +20,7 @@
 
 #define COPY_CHUNK (1u << 20)
 /* donors allocated together (fds: two per file) and their bytes */
-#define BATCH_FILES 128
+#define BATCH_FILES DEFRAG_BATCH_FILES
 #define BATCH_BYTES (64u << 20)
 
 const char *defrag_skip_name(enum defrag_skip s)

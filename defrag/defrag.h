@@ -209,6 +209,10 @@ void defrag_stats_add(struct defrag_stats *into, const struct defrag_stats *from
    of the folder (a file's error is reported and counted, not returned) */
 int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *o,
 		      struct defrag_stats *s, struct hw_error *err);
+/* file descriptors one defrag_folder_run() holds open at most (a batch of
+   files and their donors), for callers that run several at once */
+#define DEFRAG_BATCH_FILES 128
+#define DEFRAG_FDS_PER_RUN (2 * DEFRAG_BATCH_FILES + 16)
 
 /* resume point kept in the catalog (module "defrag"):
    1 found (*folder_r, *after_r malloc'd), 0 none, -1 error */
