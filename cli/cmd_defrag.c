@@ -2,16 +2,18 @@
    folders in UID order with --relayout), safely, within a time budget, and
    go on next time where the budget ran out */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 #include "../defrag/defrag.h"
 
 static const char usage[] =
 	"usage: hiwater defrag [-n] [--relayout] [--budget DURATION | --until HH:MM]\n"
-	"                      [--max-rate MB/s] [FOLDER...]\n"
+	"                      [--max-rate MB/s] [-j N] [FOLDER...]\n"
 	"\n"
 	"Rewrites fragmented message files through a donor file beside them: the\n"
 	"copy is fsynced and its XXH3-128 checked against the original, the original\n"
@@ -25,46 +27,132 @@ static const char usage[] =
 	"  --budget DURATION  stop cleanly after this long (90m, 2h); the next run\n"
 	"                     continues where this one stopped\n"
 	"  --until HH:MM      stop cleanly at this local time (the same)\n"
-	"  --max-rate MB/s    throttle reads + writes to this rate\n"
+	"  --max-rate MB/s    throttle reads + writes to this rate (all workers together)\n"
+	"  -j, --jobs N       folders rewritten at the same time (default: twice the\n"
+	"                     CPUs, at most 16: the disk's latency overlaps)\n"
 	"\n"
 	"Exit: 0 done, 1 files skipped (changed, locked, hard-linked...) or stopped\n"
 	"by the budget, 2 errors on some files, 75 another run holds the lock.\n";
 
 enum { OPT_RELAYOUT = CLI_OPT_FIRST_OWN, OPT_BUDGET, OPT_UNTIL, OPT_MAXRATE };
 
-struct report_ctx {
-	struct hw_printer *p;
-	bool dry_run;
+/* one file's line, kept until its folder is done: folders run in parallel,
+   and a folder's lines stay together */
+struct row {
+	char *name, *why;
+	enum defrag_skip what;
+	size_t fb, fa;
+	uint64_t size;
+};
+
+struct folder_rows {
+	struct row *v;
+	size_t n, cap;
 };
 
 static void report(void *ctx, const char *relpath, const char *name, enum defrag_skip what,
 		   const char *why, size_t fb, size_t fa, uint64_t size)
 {
-	struct report_ctx *rc = ctx;
+	struct folder_rows *fr = ctx;
+	struct row *r;
 
+	(void)relpath;
 	/* files with nothing to gain are the bulk: shown with -v only */
 	if ((what == DEFRAG_SKIP_CONTIGUOUS || what == DEFRAG_SKIP_VANISHED) && cli.verbose == 0)
 		return;
-	hw_printer_row_begin(rc->p);
-	hw_printer_str(rc->p, "folder", relpath);
-	hw_printer_str(rc->p, "file", name);
-	hw_printer_str(rc->p, "action", what == DEFRAG_DONE ? (rc->dry_run ? "would rewrite"
-									   : "rewritten")
-							    : "skipped");
-	hw_printer_uint(rc->p, "size", size);
-	hw_printer_uint(rc->p, "frags_before", fb);
-	if (rc->dry_run)
-		hw_printer_null(rc->p, "frags_after");
-	else
-		hw_printer_uint(rc->p, "frags_after", fa);
-	if (what == DEFRAG_DONE) {
-		hw_printer_str(rc->p, "reason", why);
-	} else {
-		char *r = hw_asprintf("%s: %s", defrag_skip_name(what), why);
-		hw_printer_str(rc->p, "reason", r);
-		free(r);
+	HW_GROW(fr->v, fr->cap, fr->n + 1);
+	r = &fr->v[fr->n++];
+	r->name = hw_strdup(name);
+	r->why = what == DEFRAG_DONE ? hw_strdup(why)
+				     : hw_asprintf("%s: %s", defrag_skip_name(what), why);
+	r->what = what;
+	r->fb = fb;
+	r->fa = fa;
+	r->size = size;
+}
+
+static void rows_print(struct hw_printer *p, bool dry_run, const char *relpath,
+		       struct folder_rows *fr)
+{
+	for (size_t i = 0; i < fr->n; i++) {
+		const struct row *r = &fr->v[i];
+		hw_printer_row_begin(p);
+		hw_printer_str(p, "folder", relpath);
+		hw_printer_str(p, "file", r->name);
+		hw_printer_str(p, "action", r->what == DEFRAG_DONE ? (dry_run ? "would rewrite"
+										: "rewritten")
+								   : "skipped");
+		hw_printer_uint(p, "size", r->size);
+		hw_printer_uint(p, "frags_before", r->fb);
+		if (dry_run)
+			hw_printer_null(p, "frags_after");
+		else
+			hw_printer_uint(p, "frags_after", r->fa);
+		hw_printer_str(p, "reason", r->why);
+		hw_printer_row_end(p);
 	}
-	hw_printer_row_end(rc->p);
+	for (size_t i = 0; i < fr->n; i++) {
+		free(fr->v[i].name);
+		free(fr->v[i].why);
+	}
+	free(fr->v);
+	memset(fr, 0, sizeof(*fr));
+}
+
+/* the folders of one run, handed to the workers in list order */
+enum { F_NOT_STARTED, F_DONE, F_STOPPED };
+
+struct par {
+	struct hw_store *st;
+	const struct hw_folder_list *fl;
+	size_t start;
+	const struct defrag_opts *o;
+	const char *resume_after;   /* in the first folder */
+	struct hw_printer *p;
+	struct hw_progress *prog;
+	struct defrag_stats *s;     /* the total, under lock */
+	unsigned char *state;       /* per folder from start on */
+	char **stopped_after;       /* per folder (malloc'd) */
+	int stop;                   /* a folder stopped: start no more */
+	pthread_mutex_t lock;
+};
+
+static void run_folder(void *ctx, size_t k, int worker)
+{
+	struct par *pr = ctx;
+	const char *relpath = pr->fl->v[pr->start + k].relpath;
+	struct defrag_opts o = *pr->o;
+	struct defrag_stats fs = { 0 };
+	struct folder_rows rows = { 0 };
+	struct hw_error ferr;
+	int fd;
+
+	(void)worker;
+	o.resume_after = k == 0 ? pr->resume_after : NULL;
+	o.report = report;
+	o.report_ctx = &rows;
+	fd = hw_store_open_folder(pr->st, relpath, &ferr);
+	if (fd < 0) {
+		hw_diag_error("%s", ferr.msg);
+	} else {
+		if (defrag_folder_run(fd, relpath, &o, &fs, &ferr) < 0)
+			hw_diag_error("%s", ferr.msg);
+		close(fd);
+	}
+	pthread_mutex_lock(&pr->lock);
+	rows_print(pr->p, o.dry_run, relpath, &rows);
+	defrag_stats_add(pr->s, &fs);
+	if (fs.stopped) {
+		pr->state[k] = F_STOPPED;
+		pr->stopped_after[k] = fs.stopped_after;
+		fs.stopped_after = NULL;
+		__atomic_store_n(&pr->stop, 1, __ATOMIC_RELEASE);
+	} else {
+		pr->state[k] = F_DONE;
+	}
+	hw_progress_add(pr->prog, 1);
+	pthread_mutex_unlock(&pr->lock);
+	defrag_stats_release(&fs);
 }
 
 /* seconds from now until the next HH:MM local time; -1 bad */
@@ -106,7 +194,7 @@ int cmd_defrag(int argc, char **argv)
 	};
 	struct defrag_opts o = DEFRAG_OPTS_INIT;
 	struct defrag_stats s = { 0 };
-	struct report_ctx rctx = { 0 };
+	struct par pr = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct hw_store *st = NULL;
 	struct hw_catalog *cat = NULL;
 	struct hw_state_lock lock = { .fd = -1 };
@@ -203,26 +291,66 @@ int cmd_defrag(int argc, char **argv)
 	}
 
 	p = cli_printer();
-	rctx.p = p;
-	rctx.dry_run = o.dry_run;
-	o.report = report;
-	o.report_ctx = &rctx;
 	prog = hw_progress_new(o.relayout ? "Relayout" : "Defrag", fl.n - start);
-	for (size_t i = start; i < fl.n && !s.stopped; i++) {
-		struct hw_error ferr;
-		int fd = hw_store_open_folder(st, fl.v[i].relpath, &ferr);
-
-		hw_progress_add(prog, 1);
-		if (fd < 0) {
-			hw_diag_error("%s", ferr.msg);
-			continue;
+	pr.st = st;
+	pr.fl = &fl;
+	pr.start = start;
+	pr.resume_after = o.resume_after;
+	o.resume_after = NULL;
+	pr.p = p;
+	pr.prog = prog;
+	pr.s = &s;
+	pr.state = hw_calloc(fl.n - start + 1, 1);
+	pr.stopped_after = hw_calloc(fl.n - start + 1, sizeof(char *));
+	{
+		int jobs = cli.jobs > 0 ? cli.jobs : 2 * hw_pool_cpus() < 16 ? 2 * hw_pool_cpus() : 16;
+		struct rlimit rl;
+		/* each worker holds up to DEFRAG_FDS_PER_RUN descriptors: take
+		   what the hard limit allows, and no more workers than fit */
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+			rlim_t fit;
+			if (rl.rlim_cur < rl.rlim_max) {
+				rl.rlim_cur = rl.rlim_max;
+				(void)setrlimit(RLIMIT_NOFILE, &rl);
+				(void)getrlimit(RLIMIT_NOFILE, &rl);
+			}
+			fit = rl.rlim_cur > 64 ? (rl.rlim_cur - 64) / DEFRAG_FDS_PER_RUN : 0;
+			if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)jobs > fit) {
+				jobs = fit > 0 ? (int)fit : 1;
+				hw_diag_info("-j %d: the open-file limit (%llu) allows no more",
+					     jobs, (unsigned long long)rl.rlim_cur);
+			}
 		}
-		if (defrag_folder_run(fd, fl.v[i].relpath, &o, &s, &ferr) < 0)
-			hw_diag_error("%s", ferr.msg);
-		close(fd);
-		o.resume_after = NULL;
+		/* --max-rate is for the run: each worker gets its share */
+		if (o.max_rate > 0 && jobs > 1)
+			o.max_rate /= jobs;
+		pr.o = &o;
+		hw_pool_run(jobs, fl.n - start, run_folder, &pr, &pr.stop);
 	}
 	hw_progress_free(&prog);
+	/* where the next run goes on: the first folder not finished, after the
+	   last file done in it (folders after it that finished are passed over
+	   quickly next time: nothing left to gain there) */
+	s.stopped = false;
+	for (size_t k = 0; k < fl.n - start; k++) {
+		if (pr.state[k] == F_DONE)
+			continue;
+		if (pr.state[k] == F_NOT_STARTED && !__atomic_load_n(&pr.stop, __ATOMIC_ACQUIRE))
+			continue;   /* cannot happen: every folder runs unless stopped */
+		s.stopped = true;
+		free(s.stopped_folder);
+		free(s.stopped_after);
+		s.stopped_folder = hw_strdup(fl.v[start + k].relpath);
+		s.stopped_after = pr.stopped_after[k];
+		pr.stopped_after[k] = NULL;
+		if (pr.state[k] == F_NOT_STARTED && k == 0 && pr.resume_after != NULL)
+			s.stopped_after = hw_strdup(pr.resume_after);
+		break;
+	}
+	for (size_t k = 0; k < fl.n - start; k++)
+		free(pr.stopped_after[k]);
+	free(pr.stopped_after);
+	free(pr.state);
 	if (cat != NULL) {
 		/* a clean stop says where; a finished run forgets it */
 		if (defrag_resume_put(cat, o.relayout, s.stopped ? s.stopped_folder : NULL,

@@ -27,9 +27,16 @@ struct hw_extent {
 #define HW_EXTENT_UNKNOWN 2u      /* location unknown (delalloc, inline) */
 #define HW_EXTENT_UNWRITTEN 4u
 
-/* all extents of fd, looping until the last one; *v_r malloc'd */
+/* all extents of fd, looping until the last one; *v_r malloc'd. Dirty
+   pages are written back first (FIEMAP_FLAG_SYNC), so that delayed
+   allocations have their place */
 int hw_os_extents(int fd, const char *display_path, struct hw_extent **v_r, size_t *n_r,
 		  struct hw_error *err);
+/* the same without the write-back: for a file whose blocks are all
+   allocated (just swapped by EXT4_IOC_MOVE_EXT), where writing its dirty
+   pages back now would only cost a wait */
+int hw_os_extents_nosync(int fd, const char *display_path, struct hw_extent **v_r,
+			 size_t *n_r, struct hw_error *err);
 /* fragments as filefrag counts them: 1 + the number of breaks in physical
    continuity between consecutive extents; 0 for an empty file */
 size_t hw_extents_fragments(const struct hw_extent *v, size_t n);

@@ -35,8 +35,8 @@ struct move_extent {
 
 #define FIEMAP_BATCH 256
 
-int hw_os_extents(int fd, const char *display_path, struct hw_extent **v_r, size_t *n_r,
-		  struct hw_error *err)
+static int extents(int fd, const char *display_path, uint32_t fm_flags,
+		   struct hw_extent **v_r, size_t *n_r, struct hw_error *err)
 {
 	size_t sz = sizeof(struct fiemap) + FIEMAP_BATCH * sizeof(struct fiemap_extent);
 	struct fiemap *fm = hw_malloc(sz);
@@ -51,7 +51,7 @@ int hw_os_extents(int fd, const char *display_path, struct hw_extent **v_r, size
 		memset(fm, 0, sz);
 		fm->fm_start = start;
 		fm->fm_length = FIEMAP_MAX_OFFSET - start;
-		fm->fm_flags = FIEMAP_FLAG_SYNC;
+		fm->fm_flags = fm_flags;
 		fm->fm_extent_count = FIEMAP_BATCH;
 		if (ioctl(fd, FS_IOC_FIEMAP, fm) < 0) {
 			int e = errno;
@@ -91,6 +91,18 @@ int hw_os_extents(int fd, const char *display_path, struct hw_extent **v_r, size
 	*v_r = v;
 	*n_r = n;
 	return 1;
+}
+
+int hw_os_extents(int fd, const char *display_path, struct hw_extent **v_r, size_t *n_r,
+		  struct hw_error *err)
+{
+	return extents(fd, display_path, FIEMAP_FLAG_SYNC, v_r, n_r, err);
+}
+
+int hw_os_extents_nosync(int fd, const char *display_path, struct hw_extent **v_r,
+			 size_t *n_r, struct hw_error *err)
+{
+	return extents(fd, display_path, 0, v_r, n_r, err);
 }
 
 size_t hw_extents_fragments(const struct hw_extent *v, size_t n)

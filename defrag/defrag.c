@@ -20,10 +20,8 @@
 
 #define COPY_CHUNK (1u << 20)
 /* donors allocated together (fds: two per file) and their bytes */
-#define BATCH_FILES 128
+#define BATCH_FILES DEFRAG_BATCH_FILES
 #define BATCH_BYTES (64u << 20)
-/* sources up to this size keep their cached pages for the move */
-#define MOVE_CACHED_MAX (64u * 1024u)
 
 const char *defrag_skip_name(enum defrag_skip s)
 {
@@ -57,6 +55,25 @@ void defrag_stats_release(struct defrag_stats *s)
 	free(s->stopped_folder);
 	free(s->stopped_after);
 	s->stopped_folder = s->stopped_after = NULL;
+}
+
+void defrag_stats_add(struct defrag_stats *into, const struct defrag_stats *from)
+{
+	into->files += from->files;
+	into->rewritten += from->rewritten;
+	into->moved_in_place += from->moved_in_place;
+	for (int k = 0; k < DEFRAG_SKIP_MAX; k++)
+		into->outcome[k] += from->outcome[k];
+	into->bytes += from->bytes;
+	into->frags_before += from->frags_before;
+	into->frags_after += from->frags_after;
+	into->files_before += from->files_before;
+	into->files_after += from->files_after;
+	into->pairs_before += from->pairs_before;
+	into->adjacent_before += from->adjacent_before;
+	into->pairs_after += from->pairs_after;
+	into->adjacent_after += from->adjacent_after;
+	into->folders_laid_out += from->folders_laid_out;
 }
 
 /* ---- throttle: sleep so that bytes/elapsed stays under the rate ---- */
@@ -108,8 +125,8 @@ struct file_result {
 	char why[160];
 	size_t frags_before, frags_after;
 	uint64_t size;
-	bool has_end;       /* end_phys is where the file now ends */
-	uint64_t end_phys;
+	bool has_end;       /* first_phys, end_phys: where the file now lies */
+	uint64_t first_phys, end_phys;
 	bool moved;         /* by EXT4_IOC_MOVE_EXT */
 };
 
@@ -191,6 +208,20 @@ static int copy_data(struct run *r, int fd, int dfd, uint64_t doff, uint64_t siz
 	return ret;
 }
 
+/* Write back a source's dirty pages before EXT4_IOC_MOVE_EXT. Not a
+   durability point: the move is journaled and the donor was fsynced, so
+   sync_file_range (no journal commit, no cache flush: an fsync of a clean
+   file costs a device flush) is enough; fsync where it is not offered. */
+static int src_writeback(int fd)
+{
+	if (sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+			    SYNC_FILE_RANGE_WAIT_AFTER) == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EINVAL && errno != ESPIPE)
+		return -1;
+	return hw_io_fsync(fd);
+}
+
 static void set_why(struct file_result *fr, enum defrag_skip what, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void set_why(struct file_result *fr, enum defrag_skip what, const char *fmt, ...)
@@ -230,6 +261,7 @@ static int swap_by_rename(struct hw_atomic *a, int fd, int dfd, const struct sta
    and swapped. */
 struct job {
 	const char *name;        /* not owned */
+	size_t idx;              /* in the folder's measure */
 	char *shown, *dshown;
 	int fd, dfd;
 	struct stat st;
@@ -270,8 +302,9 @@ static void job_fail(struct job *j)
 }
 
 /* the checks before a donor: 1 needs one, 0 decided (j->fr says what) */
-static int job_check(struct run *r, struct job *j, const char *name, bool keep)
+static int job_check(struct run *r, struct job *j, const struct defrag_file *known, bool keep)
 {
+	const char *name = known->name;
 	const struct defrag_opts *o = r->o;
 	struct stat pre;
 	struct hw_error *err = &j->err;
@@ -323,20 +356,39 @@ static int job_check(struct run *r, struct job *j, const char *name, bool keep)
 			(unsigned long)j->st.st_nlink);
 		return 0;
 	}
-	rc = defrag_file_measure(j->fd, j->shown, false, &j->src, err);
-	if (rc < 0)
-		goto fail;
-	if (rc == 0) {
-		set_why(&j->fr, DEFRAG_SKIP_UNSUPPORTED, "no FIEMAP on this filesystem");
-		return 0;
+	if (!known->unknown && known->ino == (uint64_t)j->st.st_ino &&
+	    known->size == (uint64_t)j->st.st_size &&
+	    known->mtime_ns == HW_TS_NS(j->st.st_mtim) &&
+	    known->ctime_ns == HW_TS_NS(j->st.st_ctim)) {
+		/* unchanged since the folder was measured (a write moves ctime):
+		   its extents then are its extents now. Only the choice rests on
+		   them; the swap rests on the checks under the lock. */
+		j->src = *known;
+		j->src.name = NULL;
+		j->src.pieces = NULL;
+		j->src.npieces = 0;
+	} else {
+		rc = defrag_file_measure(j->fd, j->shown, false, &j->src, err);
+		if (rc < 0)
+			goto fail;
+		if (rc == 0) {
+			set_why(&j->fr, DEFRAG_SKIP_UNSUPPORTED, "no FIEMAP on this filesystem");
+			return 0;
+		}
 	}
 	j->fr.frags_before = j->fr.frags_after = j->src.fragments;
 	if (!j->src.unknown && j->src.extents > 0) {
 		j->fr.has_end = true;
+		j->fr.first_phys = j->src.first_phys;
 		j->fr.end_phys = j->src.end_phys;
 	}
 	if (j->st.st_size == 0) {
 		set_why(&j->fr, DEFRAG_SKIP_CONTIGUOUS, "empty");
+		return 0;
+	}
+	if (o->relayout && (j->src.unknown || j->src.extents == 0)) {
+		/* inline, or not yet allocated: not part of the sweep */
+		set_why(&j->fr, DEFRAG_SKIP_CONTIGUOUS, "no place on disk of its own");
 		return 0;
 	}
 	if (j->src.fragments <= 1) {
@@ -355,6 +407,20 @@ static int job_check(struct run *r, struct job *j, const char *name, bool keep)
 	if (hw_now_ns() - HW_TS_NS(j->st.st_mtim) < (int64_t)o->quiet_secs * 1000000000LL) {
 		set_why(&j->fr, DEFRAG_SKIP_RECENT, "modified less than %d s ago", o->quiet_secs);
 		return 0;
+	}
+	if (!o->dry_run) {
+		/* The move copies the file's data through its page cache into
+		   the new blocks. Cached in large folios (a recent write, or
+		   readahead), the file comes out whole but not in the donor's
+		   place: the kernel (6.18) gives it new, delayed blocks, which
+		   breaks a relayout's sweep, and a relayout then rewrites the
+		   same files on every run. Not cached, the move reads every old
+		   fragment again, a block at a time (half the time of a defrag).
+		   So: drop what is cached, and let the copy read the file
+		   without readahead, into small pages, which the move takes. */
+		(void)src_writeback(j->fd);
+		hw_os_evict(j->fd);
+		(void)posix_fadvise(j->fd, 0, 0, POSIX_FADV_RANDOM);
 	}
 	j->needs = true;
 	return 1;
@@ -544,6 +610,7 @@ swapped:
 		 don.fragments, fr->moved ? "" : " (by rename)");
 	fr->frags_after = don.fragments;
 	fr->has_end = true;
+	fr->first_phys = don.first_phys;
 	fr->end_phys = don.end_phys;
 	goto out;
 fail:
@@ -644,19 +711,6 @@ static int hash_range(struct run *r, int fd, uint64_t off, uint64_t len, const c
 	return ret;
 }
 
-/* Write back a source's dirty pages before EXT4_IOC_MOVE_EXT. Not a
-   durability point: the move is journaled and the donor was fsynced, so
-   sync_file_range (no journal commit, no cache flush: an fsync of a clean
-   file costs a device flush) is enough; fsync where it is not offered. */
-static int src_writeback(int fd)
-{
-	if (sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-			    SYNC_FILE_RANGE_WAIT_AFTER) == 0)
-		return 0;
-	if (errno != ENOSYS && errno != EINVAL && errno != ESPIPE)
-		return -1;
-	return hw_io_fsync(fd);
-}
 
 /* fragments and physical ends of the batch range [off, off + len) */
 static void batch_range(const struct batch *b, uint64_t off, uint64_t len, size_t *frags_r,
@@ -848,18 +902,12 @@ static int job_finish_batch(struct run *r, struct job *j, struct batch *b, bool 
 		goto out;
 	}
 	/* dirty pages stop the move after one extent (EBUSY): write back the
-	   source's. The clean pages of a small file stay: the move copies the
-	   file's data through its page cache into the new blocks and would
-	   otherwise read the old fragments from disk a second time. A larger
-	   file's (large folios) are dropped: moved with them in the cache it
-	   came out whole but not in the donor's place (kernel 6.18), which
-	   breaks a relayout. The donor's pages were dropped after the verify. */
+	   source's. Its clean small pages, from the copy, stay (job_check()).
+	   The donor's pages were dropped after the verify. */
 	if (src_writeback(j->fd) < 0) {
 		hw_error_sys(err, "fsync", j->shown);
 		goto fail;
 	}
-	if (size > MOVE_CACHED_MAX)
-		hw_os_evict(j->fd);
 	rc = hw_os_move_extents_at(j->fd, b->fd, j->boff, size, &moved, j->shown, err);
 	if (rc == 0 && moved == 0) {
 		/* some cached pages (large folios) are refused: without them the
@@ -900,11 +948,38 @@ static int job_finish_batch(struct run *r, struct job *j, struct batch *b, bool 
 			}
 		}
 	}
+	/* where the file lies now, from the file itself: the figures after
+	   the run are these, not the donor's plan */
+	{
+		/* its blocks are allocated (swapped in): no write-back first,
+		   its pages go to disk with the rest */
+		struct hw_extent *v = NULL;
+		struct hw_error merr;
+		size_t nv = 0;
+		bool pending = false;
+		int mrc = hw_os_extents_nosync(j->fd, j->shown, &v, &nv, &merr);
+		for (size_t x = 0; mrc > 0 && x < nv; x++)
+			pending |= (v[x].flags & HW_EXTENT_UNKNOWN) != 0;
+		if (pending) {
+			/* the kernel gave it new, delayed blocks (see above):
+			   where they land is known after the write-back */
+			free(v);
+			v = NULL;
+			mrc = hw_os_extents(j->fd, j->shown, &v, &nv, &merr);
+		}
+		if (mrc > 0 && nv > 0 && !(v[0].flags & HW_EXTENT_UNKNOWN)) {
+			frags = hw_extents_fragments(v, nv);
+			first = v[0].physical;
+			end = v[nv - 1].physical + v[nv - 1].length;
+		}
+		free(v);
+	}
 	fr->what = DEFRAG_DONE;
 	fr->moved = true;
 	snprintf(fr->why, sizeof(fr->why), "%zu -> %zu fragments", j->src.fragments, frags);
 	fr->frags_after = frags;
 	fr->has_end = true;
+	fr->first_phys = first;
 	fr->end_phys = end;
 	goto out;
 fail:
@@ -937,41 +1012,93 @@ static bool file_whole(const struct defrag_file *df)
 	return !df->unknown && df->extents > 0 && df->fragments == 1;
 }
 
+static bool no_location(const struct defrag_file *df)
+{
+	return df->unknown || df->extents == 0;
+}
+
 /* Relayout keeps the folder's leading chain from files[first] on: whole
    messages, each right after the one before (the first one right after
    *prev_end, or else heading a chain of at least two), and rewrites every
    message after the first break. Keeping a whole message further on would
    leave it between two that moved, and moving the message after a kept one
    would break the chain it headed: the folder would need a second pass
-   that made the same choices again. Returns the end of the kept chain. */
+   that made the same choices again. Returns the end of the kept chain.
+   Files with no place of their own on disk are passed over. */
 static size_t relayout_keep(const struct defrag_folder *f, size_t first, bool has_prev,
 			    uint64_t prev_end)
 {
-	size_t i = first;
+	size_t i = first, last;
 
-	if (i >= f->nfiles || !file_whole(&f->files[i]))
+	/* files with no place on disk (empty, inline) do not break a sweep:
+	   passed over, neither kept nor moved */
+	while (i < f->nfiles && no_location(&f->files[i]))
+		i++;
+	if (i >= f->nfiles)
+		return f->nfiles;
+	if (!file_whole(&f->files[i]))
 		return first;
 	if (!(has_prev && is_adjacent(prev_end, f->files[i].first_phys))) {
 		/* no place to keep: a lone whole file is moved with the rest */
-		if (i + 1 >= f->nfiles)
+		size_t k = i + 1;
+		while (k < f->nfiles && no_location(&f->files[k]))
+			k++;
+		if (k >= f->nfiles)
 			return f->nfiles;   /* the last one: nothing follows it */
-		if (!file_whole(&f->files[i + 1]) ||
-		    !is_adjacent(f->files[i].end_phys, f->files[i + 1].first_phys))
+		if (!file_whole(&f->files[k]) ||
+		    !is_adjacent(f->files[i].end_phys, f->files[k].first_phys))
 			return first;
 	}
-	for (i++; i < f->nfiles; i++)
+	for (last = i++; i < f->nfiles; i++) {
+		if (no_location(&f->files[i]))
+			continue;
 		if (!file_whole(&f->files[i]) ||
-		    !is_adjacent(f->files[i - 1].end_phys, f->files[i].first_phys))
+		    !is_adjacent(f->files[last].end_phys, f->files[i].first_phys))
 			break;
+		last = i;
+	}
 	return i;
+}
+
+/* Would a relayout pass leave fewer breaks in the sweep than there are?
+   A pass keeps the leading chain (up to keep_end) and lays the rest out
+   in batch donors, one run of disk each, wherever the filesystem has
+   room: one break after the kept chain, one between batch donors. A
+   folder of whole files with no more breaks than that is as good as a
+   pass makes it; rewriting it would only move the same files again
+   (and, at a score under 0.95, on every run). */
+static bool relayout_settled(const struct defrag_folder *f, size_t first, size_t keep_end)
+{
+	size_t batches = 0, expected;
+	bool kept = false;
+
+	if (f->fragmented_files > 0)
+		return false;
+	for (size_t i = first; i < keep_end && i < f->nfiles; i++)
+		kept |= !no_location(&f->files[i]);
+	/* the batches of defrag_folder_run()'s loop */
+	for (size_t i = first; i < f->nfiles;) {
+		size_t nb = 0;
+		uint64_t bytes = 0;
+		bool moves = false;
+		for (; i < f->nfiles && nb < BATCH_FILES && bytes < BATCH_BYTES; i++, nb++)
+			if (i >= keep_end && !no_location(&f->files[i])) {
+				bytes += f->files[i].size;
+				moves = true;
+			}
+		batches += moves;
+	}
+	if (batches == 0)
+		return true;
+	expected = batches - 1 + (kept ? 1 : 0);
+	return f->pairs - f->adjacent <= expected;
 }
 
 int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *o,
 		      struct defrag_stats *s, struct hw_error *err)
 {
-	struct defrag_folder before, after;
+	struct defrag_folder before;
 	struct run r = { .o = o, .s = s, .dirfd = dirfd, .relpath = relpath };
-	struct hw_error ferr;
 	const char *last = NULL;
 	bool skipping = o->resume_after != NULL, has_prev = false;
 	uint64_t prev_end = 0;
@@ -983,7 +1110,6 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 	int ret = 1, rc;
 
 	defrag_folder_init(&before);
-	defrag_folder_init(&after);
 	if (!o->dry_run) {
 		/* a killed run's donors */
 		rc = hw_atomic_cleanup(dirfd, relpath, err);
@@ -1022,8 +1148,16 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 		add_after(s, &before);
 		goto out;
 	}
-	if (o->relayout)
+	if (o->relayout) {
 		keep_end = relayout_keep(&before, first, has_prev, prev_end);
+		if (!skipping && relayout_settled(&before, first, keep_end)) {
+			s->folders_laid_out++;
+			s->files += before.nfiles;
+			s->outcome[DEFRAG_SKIP_CONTIGUOUS] += before.nfiles;
+			add_after(s, &before);
+			goto out;
+		}
+	}
 	r.th.rate = o->max_rate;
 	r.th.start = hw_monotonic();
 	r.buf = hw_malloc(COPY_CHUNK);
@@ -1034,7 +1168,8 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 
 		/* check a batch, then allocate its donors one after another */
 		for (; i < before.nfiles && nb < BATCH_FILES && batch_bytes < BATCH_BYTES; i++) {
-			job_check(&r, &jobs[nb], before.files[i].name, i < keep_end);
+			job_check(&r, &jobs[nb], &before.files[i], i < keep_end);
+			jobs[nb].idx = i;
 			if (jobs[nb].needs)
 				batch_bytes += (uint64_t)jobs[nb].st.st_size;
 			nb++;
@@ -1093,6 +1228,15 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 				has_prev = true;
 				prev_end = j->fr.end_phys;
 			}
+			if (j->fr.what == DEFRAG_DONE && !o->dry_run && j->fr.has_end) {
+				/* the figures after the run */
+				struct defrag_file *df = &before.files[j->idx];
+				df->fragments = j->fr.frags_after;
+				df->extents = df->extents > 0 ? df->extents : 1;
+				df->first_phys = j->fr.first_phys;
+				df->end_phys = j->fr.end_phys;
+				df->unknown = false;
+			}
 			free(last_buf);
 			last = last_buf = hw_strdup(j->name);
 			job_release(j);
@@ -1107,18 +1251,15 @@ int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *
 		add_after(s, &before);
 		goto out;
 	}
-	hw_error_clear(&ferr);
-	if (defrag_folder_measure(dirfd, relpath, false, &after, &ferr) < 0) {
-		hw_diag_warn("%s", ferr.msg);
-		add_after(s, &before);
-	} else {
-		add_after(s, &after);
-	}
+	/* the figures after: every file rewritten was measured after its swap,
+	   every other one is as it was measured before (and checked unchanged
+	   when it was looked at) */
+	defrag_folder_score(&before);
+	add_after(s, &before);
 out:
 	free(jobs);
 	free(last_buf);
 	free(r.buf);
 	defrag_folder_release(&before);
-	defrag_folder_release(&after);
 	return ret;
 }

@@ -89,6 +89,10 @@ struct defrag_file {
 	struct defrag_piece { uint64_t phys, len; } *pieces;  /* kept when asked */
 	size_t npieces;
 	bool unknown;            /* no location (empty, inline, delalloc) */
+	/* the file as it was measured (defrag_folder_measure): a rewrite
+	   takes these figures over only while the file is still the same */
+	uint64_t ino;
+	int64_t mtime_ns, ctime_ns;
 };
 
 struct defrag_folder {
@@ -197,12 +201,18 @@ struct defrag_stats {
 	char *stopped_after;             /* last file done in that folder */
 };
 void defrag_stats_release(struct defrag_stats *s);
+/* add from's counts to into's (not stopped and where: the caller decides) */
+void defrag_stats_add(struct defrag_stats *into, const struct defrag_stats *from);
 
 /* rewrite one folder. With o->relayout, every message in UID order; else the
    fragmented ones. Stops early (s->stopped) at o->deadline. 1 done, -1 error
    of the folder (a file's error is reported and counted, not returned) */
 int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *o,
 		      struct defrag_stats *s, struct hw_error *err);
+/* file descriptors one defrag_folder_run() holds open at most (a batch of
+   files and their donors), for callers that run several at once */
+#define DEFRAG_BATCH_FILES 128
+#define DEFRAG_FDS_PER_RUN (2 * DEFRAG_BATCH_FILES + 16)
 
 /* resume point kept in the catalog (module "defrag"):
    1 found (*folder_r, *after_r malloc'd), 0 none, -1 error */

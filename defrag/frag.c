@@ -267,6 +267,9 @@ int defrag_folder_measure(int dirfd, const char *relpath, bool keep_pieces,
 		names[i] = NULL;
 		df->uid = uids[i];
 		df->size = (uint64_t)st.st_size;
+		df->ino = (uint64_t)st.st_ino;
+		df->mtime_ns = HW_TS_NS(st.st_mtim);
+		df->ctime_ns = HW_TS_NS(st.st_ctim);
 		r = defrag_file_measure(fd, shown, keep_pieces, df, &ferr);
 		close(fd);
 		free(shown);

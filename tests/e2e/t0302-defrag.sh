@@ -76,6 +76,21 @@ snapshot_files store > now.txt
 cmp -s before.txt now.txt || die "rerun changed the store"
 expect_exit 0 hw --store store --state st frag
 
+# folders in parallel (-j 3): every folder's lines together, the totals
+# those of one folder at a time, the same bytes
+rm -rf store st
+for f in bob carol dave "bob/Sent Items.IMAP"; do make_fragmented "store/example.com/$f" 6 8; done
+snapshot_files store > before.txt
+expect_exit 0 hw --store store --state st -j 3 defrag --json
+out | tail -n 1 | grep -q '"rewritten":24' || { out >&2; die "24 files rewritten expected with -j 3"; }
+out | tail -n 1 | grep -q '"frag_per_file_after":1.00' || die "not whole after defrag -j 3"
+out | sed -n 's/^{"folder":"\([^"]*\)".*/\1/p' | uniq | sort | uniq -d | grep -q . &&
+	{ out >&2; die "a folder's lines are split by another's"; }
+snapshot_files store > now.txt
+cmp -s before.txt now.txt || die "defrag -j 3 changed the store"
+expect_exit 0 hw --store store --state st -j 3 defrag --json
+out | tail -n 1 | grep -q '"rewritten":0' || die "second run with -j 3 rewrote files"
+
 # usage
 expect_exit 64 hw --store store --state st defrag --budget 1h --until 10:00
 expect_exit 64 hw --store store --state st defrag --until 25:00
