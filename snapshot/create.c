@@ -24,7 +24,8 @@ struct prev_folder {
 };
 
 struct prev_file {
-	int64_t id;
+	int64_t rset_id;            /* the record: (record set, index) */
+	uint32_t idx;
 	char *name;
 	int kind;
 	uint8_t hash[16];
@@ -36,15 +37,8 @@ struct prev_file {
 struct pending_blob {
 	uint8_t hash[16];
 	uint32_t seg;
-	int64_t file_id;            /* the record whose path is the member name */
-	char *member;               /* NULL: derived from file_id */
+	uint64_t uoff;              /* of the member in its segment's tar stream */
 	int64_t size;
-};
-
-struct new_member {
-	int64_t file_id;
-	uint32_t uid;
-	uint8_t flags;
 };
 
 struct create_ctx {
@@ -56,6 +50,8 @@ struct create_ctx {
 	struct prev_folder *pf;
 	size_t npf;
 	struct snap_pack_writer *w;
+	struct snap_rec *nrec;      /* the current folder's new records */
+	size_t nnrec, cap_nrec;
 	struct snap_hmap added;     /* hashes stored by this run -> pending index */
 	struct pending_blob *pb;
 	size_t npb, cap_pb;
@@ -90,7 +86,9 @@ struct work {
 	bool read;                  /* needs a record: read (or state-hashed) */
 	bool state_hashed;          /* hash and headers from the state catalog, not read */
 	bool failed;
-	int64_t file_id;            /* 0 until recorded */
+	bool recorded;              /* has a record: (rset_id, idx) */
+	int64_t rset_id;            /* 0: new record nrec[idx] */
+	uint32_t idx;
 	uint8_t hash[16];
 	struct hw_buf data;
 	struct msghdr h;
@@ -164,46 +162,49 @@ static void prev_files_free(struct prev_file *v, size_t n)
 static int load_prev_files(struct create_ctx *c, int64_t fver_id, int kind,
 			   struct prev_file **v_r, size_t *n_r, struct hw_error *err)
 {
-	sqlite3_stmt *s = snap_stmt(c->r,
-		"SELECT f.id, f.name, f.kind, f.hash, f.size, f.ino, f.mtime_ns, f.date, m.uid, m.flags"
-		" FROM snap_member m JOIN snap_file f ON f.id = m.file_id"
-		" WHERE m.fver_id = ?1 AND (?2 = 0 OR f.kind = ?2)", err);
+	struct snap_rcache rc;
+	struct snap_lent *le = NULL;
 	struct prev_file *v = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
+	size_t nle = 0, n = 0;
+	int ret = -1;
 
 	*v_r = NULL;
 	*n_r = 0;
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, fver_id);
-	sqlite3_bind_int(s, 2, kind);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		HW_GROW(v, cap, n + 1);
+	snap_rcache_init(&rc);
+	if (snap_fver_listing(c->r, fver_id, &le, &nle, err) < 0)
+		goto out;
+	v = hw_calloc(nle + 1, sizeof(*v));
+	for (size_t i = 0; i < nle; i++) {
+		const struct snap_rec *rec = snap_rcache_rec(c->r, &rc, &le[i], err);
+		if (rec == NULL)
+			goto out;
+		if (kind != 0 && rec->kind != kind)
+			continue;
 		struct prev_file *f = &v[n++];
-		f->id = sqlite3_column_int64(s, 0);
-		f->name = hw_strdup((const char *)sqlite3_column_text(s, 1));
-		f->kind = sqlite3_column_int(s, 2);
-		memset(f->hash, 0, 16);
-		if (sqlite3_column_bytes(s, 3) == 16)
-			memcpy(f->hash, sqlite3_column_blob(s, 3), 16);
-		f->size = sqlite3_column_int64(s, 4);
-		f->ino = sqlite3_column_int64(s, 5);
-		f->mtime_ns = sqlite3_column_int64(s, 6);
-		f->date = sqlite3_column_int64(s, 7);
-		f->uid = (uint32_t)sqlite3_column_int64(s, 8);
-		f->flags = (uint8_t)sqlite3_column_int(s, 9);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		prev_files_free(v, n);
-		return hw_catalog_error(c->r->cat, "load folder files", err);
+		f->rset_id = le[i].rset_id;
+		f->idx = le[i].idx;
+		f->name = hw_strdup(rec->name);
+		f->kind = rec->kind;
+		memcpy(f->hash, rec->hash, 16);
+		f->size = rec->size;
+		f->ino = rec->ino;
+		f->mtime_ns = rec->mtime_ns;
+		f->date = rec->date;
+		f->uid = le[i].uid;
+		f->flags = le[i].flags;
 	}
 	if (n > 0)
 		qsort(v, n, sizeof(v[0]), cmp_prev_file);
 	*v_r = v;
 	*n_r = n;
-	return 0;
+	v = NULL;
+	ret = 0;
+out:
+	if (v != NULL)
+		prev_files_free(v, n);
+	free(le);
+	snap_rcache_release(&rc);
+	return ret;
 }
 
 static bool skip_entry(const struct hw_entry *e)
@@ -319,21 +320,20 @@ static int blob_known(struct create_ctx *c, const uint8_t hash[16], bool *known_
 	return 0;
 }
 
-static int store_blob(struct create_ctx *c, const char *member, int64_t file_id,
-		      bool derived, const uint8_t hash[16], const void *data, size_t len,
-		      int64_t mtime, struct hw_error *err)
+static int store_blob(struct create_ctx *c, const char *member, const uint8_t hash[16],
+		      const void *data, size_t len, int64_t mtime, struct hw_error *err)
 {
 	uint32_t seg = 0;
+	uint64_t uoff = 0;
 
 	if (c->w != NULL &&
-	    snap_pack_writer_add(c->w, member, data, len, mtime, &seg, err) < 0)
+	    snap_pack_writer_add_at(c->w, member, data, len, mtime, &seg, &uoff, err) < 0)
 		return -1;
 	HW_GROW(c->pb, c->cap_pb, c->npb + 1);
 	struct pending_blob *b = &c->pb[c->npb];
 	memcpy(b->hash, hash, 16);
 	b->seg = seg;
-	b->file_id = file_id;
-	b->member = derived ? NULL : hw_strdup(member);
+	b->uoff = uoff;
 	b->size = (int64_t)len;
 	snap_hmap_put(&c->added, hash, (int64_t)c->npb);
 	c->npb++;
@@ -342,60 +342,43 @@ static int store_blob(struct create_ctx *c, const char *member, int64_t file_id,
 	return 0;
 }
 
-static int file_record(struct create_ctx *c, int64_t path_id, const char *name, int kind,
-		       const uint8_t hash[16], const struct stat *sb, const struct file_meta *fm,
-		       int64_t *id_r, struct hw_error *err)
+/* The record of a file read: the previous version's record when name,
+   content and identity are all the same (e.g. IMAP.MRK, always read),
+   else a new record in this folder's record set. Records never change:
+   a file rewritten with the same content (defrag) gets a new one, so that
+   the next run trusts its new identity. */
+static void file_record(struct create_ctx *c, const struct prev_file *pv, size_t npv,
+			struct work *w, const struct file_meta *fm)
 {
-	sqlite3_stmt *s = snap_stmt(c->r, "SELECT id FROM snap_file"
-				    " WHERE path_id = ? AND name = ? AND hash = ?", err);
-	int rc = SQLITE_DONE;
+	struct prev_file key = { .name = (char *)w->name }, *pf;
+	struct snap_rec *rec;
 
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, path_id);
-	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 3, hash, 16, SQLITE_STATIC);
-	/* a folder path new to the repository has no records to reuse */
-	if (!c->path_new)
-		rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*id_r = sqlite3_column_int64(s, 0);
-		sqlite3_reset(s);
-		/* same content seen again (e.g. rewritten by defrag): remember the
-		   new identity so that the next run trusts it */
-		s = snap_stmt(c->r, "UPDATE snap_file SET ino = ?, mtime_ns = ? WHERE id = ?", err);
-		if (s == NULL)
-			return -1;
-		sqlite3_bind_int64(s, 1, (int64_t)sb->st_ino);
-		sqlite3_bind_int64(s, 2, HW_TS_NS(sb->st_mtim));
-		sqlite3_bind_int64(s, 3, *id_r);
-		return snap_step_done(c->r, s, "update file", err);
+	pf = npv > 0 ? bsearch(&key, pv, npv, sizeof(pv[0]), cmp_prev_file) : NULL;
+	if (pf != NULL && memcmp(pf->hash, w->hash, 16) == 0 && pf->kind == w->kind &&
+	    pf->ino == (int64_t)w->sb.st_ino && pf->size == (int64_t)w->sb.st_size &&
+	    pf->mtime_ns == HW_TS_NS(w->sb.st_mtim)) {
+		w->rset_id = pf->rset_id;
+		w->idx = pf->idx;
+		w->recorded = true;
+		return;
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return hw_catalog_error(c->r->cat, "file lookup", err);
-	s = snap_stmt(c->r, "INSERT INTO snap_file(path_id, name, kind, hash, size, mtime_ns, ino,"
-		      " date, \"from\", subject, message_id, msgid_h)"
-		      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", err);
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, path_id);
-	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 3, kind);
-	sqlite3_bind_blob(s, 4, hash, 16, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, (int64_t)sb->st_size);
-	sqlite3_bind_int64(s, 6, HW_TS_NS(sb->st_mtim));
-	sqlite3_bind_int64(s, 7, (int64_t)sb->st_ino);
-	sqlite3_bind_int64(s, 8, fm->date);
-	sqlite3_bind_text(s, 9, fm->from, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 10, fm->subject, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 11, fm->message_id, -1, SQLITE_STATIC);
-	if (fm->message_id != NULL)
-		sqlite3_bind_int64(s, 12, snap_msgid_hash(fm->message_id, strlen(fm->message_id)));
-	if (snap_step_done(c->r, s, "insert file", err) < 0)
-		return -1;
-	*id_r = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
-	return 0;
+	HW_GROW(c->nrec, c->cap_nrec, c->nnrec + 1);
+	rec = &c->nrec[c->nnrec];
+	memset(rec, 0, sizeof(*rec));
+	/* the strings live as long as the folder's work items */
+	rec->name = w->name;
+	rec->kind = w->kind;
+	memcpy(rec->hash, w->hash, 16);
+	rec->size = (int64_t)w->sb.st_size;
+	rec->mtime_ns = HW_TS_NS(w->sb.st_mtim);
+	rec->ino = (int64_t)w->sb.st_ino;
+	rec->date = fm->date;
+	rec->from = fm->from;
+	rec->subject = fm->subject;
+	rec->message_id = fm->message_id;
+	w->rset_id = 0;
+	w->idx = (uint32_t)c->nnrec++;
+	w->recorded = true;
 }
 
 static int cmp_cat_message(const void *a, const void *b)
@@ -552,8 +535,8 @@ static int prepare_batch(struct create_ctx *c, struct read_batch *rb, size_t n,
 }
 
 /* this thread: the catalog record and, for new content, the pack member */
-static int record_one(struct create_ctx *c, const char *relpath, int64_t path_id,
-		      struct work *w, struct hw_error *err)
+static int record_one(struct create_ctx *c, const char *relpath, const struct prev_file *pv,
+		      size_t npv, struct work *w, struct hw_error *err)
 {
 	struct file_meta fm = { 0 };
 	bool known = false;
@@ -583,17 +566,15 @@ static int record_one(struct create_ctx *c, const char *relpath, int64_t path_id
 				fm.date = w->h.date;
 		}
 	}
-	if (file_record(c, path_id, w->name, w->kind, w->hash, &w->sb, &fm, &w->file_id, err) < 0)
-		goto out;
+	file_record(c, pv, npv, w, &fm);
 	if (!w->state_hashed) {
 		const void *data = w->is_mrk ? c->cur_mrk : w->data.data;
 		if (blob_known(c, w->hash, &known, err) < 0)
 			goto out;
-		/* the member name is the record's folder/name: the catalog derives
-		   it (SNAP_MEMBER) unless the join would spell it differently */
-		bool derived = *relpath != '\0' && relpath[strlen(relpath) - 1] != '/';
-		if (!known && store_blob(c, display, w->file_id, derived, w->hash, data,
-					 (size_t)w->sb.st_size, w->sb.st_mtim.tv_sec, err) < 0)
+		/* the member is named after the file (for standard tools); the
+		   catalog finds it by its offset */
+		if (!known && store_blob(c, display, w->hash, data, (size_t)w->sb.st_size,
+					 w->sb.st_mtim.tv_sec, err) < 0)
 			goto out;
 	}
 	ret = 0;
@@ -603,7 +584,7 @@ out:
 }
 
 /* the same file records with the same UIDs and flags? */
-static bool same_members(const struct prev_file *pv, size_t npv, const struct new_member *mem,
+static bool same_members(const struct prev_file *pv, size_t npv, const struct snap_lent *mem,
 			 size_t nmem)
 {
 	struct snap_hmap m;
@@ -612,16 +593,10 @@ static bool same_members(const struct prev_file *pv, size_t npv, const struct ne
 	if (!same)
 		return false;
 	snap_hmap_init(&m);
-	for (size_t i = 0; i < npv; i++) {
-		uint8_t key[16] = { 0 };
-		memcpy(key + 8, &pv[i].id, sizeof(pv[i].id));
-		snap_hmap_put(&m, key, ((int64_t)pv[i].uid << 8) | pv[i].flags);
-	}
+	for (size_t i = 0; i < npv; i++)
+		snap_refset_put(&m, pv[i].rset_id, pv[i].idx, ((int64_t)pv[i].uid << 8) | pv[i].flags);
 	for (size_t i = 0; same && i < nmem; i++) {
-		uint8_t key[16] = { 0 };
-		int64_t *v;
-		memcpy(key + 8, &mem[i].file_id, sizeof(mem[i].file_id));
-		v = snap_hmap_get(&m, key);
+		int64_t *v = snap_refset_get(&m, mem[i].rset_id, mem[i].idx);
 		same = v != NULL && *v == (((int64_t)mem[i].uid << 8) | mem[i].flags);
 	}
 	snap_hmap_release(&m);
@@ -640,18 +615,21 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 	char *mrk = NULL;
 	size_t mrklen = 0;
 	struct imapmrk m;
-	struct new_member *mem = NULL;
+	struct snap_lent *mem = NULL;
 	size_t nmem = 0, cap_mem = 0;
 	struct work *wv = NULL;
 	size_t nwv = 0, cap_wv = 0;
-	int64_t path_id, fver_id;
+	struct hw_buf blob;
+	int64_t path_id, fver_id, rset_id = 0;
 	uint64_t files = 0, messages = 0, bytes = 0;
 	bool same;
 	int fd, ret = -1;
 
 	hw_dir_init(&d);
 	hw_dir_init(&d2);
+	hw_buf_init(&blob);
 	imapmrk_init(&m);
+	c->nnrec = 0;
 	fd = hw_store_open_folder(c->st, relpath, &ferr);
 	if (fd < 0) {
 		hw_diag_warn("%s: skipped: %s", relpath, ferr.msg);
@@ -737,7 +715,9 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 		if (!c->o->full && !w->is_mrk && pf != NULL && pf->ino == (int64_t)sb.st_ino &&
 		    pf->size == (int64_t)sb.st_size && pf->mtime_ns == HW_TS_NS(sb.st_mtim)) {
 			/* same identity, same content: not read again */
-			w->file_id = pf->id;
+			w->rset_id = pf->rset_id;
+			w->idx = pf->idx;
+			w->recorded = true;
 			continue;
 		}
 		if (!w->is_mrk && !c->o->full) {
@@ -776,7 +756,7 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 			hw_pool_run(c->read_jobs, rb.n, read_one, &rb, NULL);
 		for (size_t i = b0; i < b1; i++) {
 			struct work *w = &wv[i];
-			if (w->read && record_one(c, relpath, path_id, w, err) < 0)
+			if (w->read && record_one(c, relpath, pv, npv, w, err) < 0)
 				goto out;
 			/* the content is in the pack (or the repository): let it go */
 			hw_buf_release(&w->data);
@@ -784,13 +764,48 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 		free(rb.idx);
 		b0 = b1;
 	}
+	/* the folder's new records: one record set */
+	if (c->nnrec > 0) {
+		sqlite3_stmt *s;
+		if (c->nnrec >= ((size_t)1 << 31)) {
+			hw_error_set(err, EFBIG, "%s: too many files", relpath);
+			goto out;
+		}
+		if (snap_rset_encode(c->nrec, c->nnrec, &blob, err) < 0)
+			goto out;
+		s = snap_stmt(c->r, "INSERT INTO snap_rset(path_id, snap_id, n, data) VALUES (?,?,?,?)",
+			      err);
+		if (s == NULL)
+			goto out;
+		sqlite3_bind_int64(s, 1, path_id);
+		sqlite3_bind_int64(s, 2, c->snap_id);
+		sqlite3_bind_int64(s, 3, (int64_t)c->nnrec);
+		sqlite3_bind_blob(s, 4, blob.data, (int)blob.len, SQLITE_STATIC);
+		if (snap_step_done(c->r, s, "insert record set", err) < 0)
+			goto out;
+		rset_id = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
+		for (size_t i = 0; i < c->nnrec; i++) {
+			const char *mid = c->nrec[i].message_id;
+			if (mid == NULL || c->nrec[i].kind != SNAP_KIND_MESSAGE)
+				continue;
+			s = snap_stmt(c->r, "INSERT OR IGNORE INTO snap_msgid(msgid_h, rset_id)"
+				      " VALUES (?,?)", err);
+			if (s == NULL)
+				goto out;
+			sqlite3_bind_int64(s, 1, snap_msgid_hash(mid, strlen(mid)));
+			sqlite3_bind_int64(s, 2, rset_id);
+			if (snap_step_done(c->r, s, "insert message-id", err) < 0)
+				goto out;
+		}
+	}
 	for (size_t i = 0; i < nwv; i++) {
 		struct work *w = &wv[i];
 
-		if (w->file_id == 0)
+		if (!w->recorded)
 			continue;   /* vanished or unreadable: reported */
 		HW_GROW(mem, cap_mem, nmem + 1);
-		mem[nmem].file_id = w->file_id;
+		mem[nmem].rset_id = w->rset_id != 0 ? w->rset_id : rset_id;
+		mem[nmem].idx = w->idx;
 		mem[nmem].uid = 0;
 		mem[nmem].flags = 0;
 		if (w->kind == SNAP_KIND_MESSAGE && m.n > 0) {
@@ -813,7 +828,7 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 	   directory touched by a lock) is that version again. The snapshot
 	   refers to it; only its identity is brought up to date so that the
 	   next run sees the folder unchanged. */
-	if (p != NULL && p->fver_id != 0 && same_members(pv, npv, mem, nmem)) {
+	if (p != NULL && p->fver_id != 0 && c->nnrec == 0 && same_members(pv, npv, mem, nmem)) {
 		sqlite3_stmt *s = snap_stmt(c->r, "UPDATE snap_fver SET dir_mtime_ns = ?,"
 					    " dir_entries = ?, dir_ino = ? WHERE id = ?", err);
 		if (s == NULL)
@@ -834,9 +849,12 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 		goto out;
 	}
 	{
-		sqlite3_stmt *s = snap_stmt(c->r, "INSERT INTO snap_fver(path_id, dir_mtime_ns,"
-					    " dir_entries, dir_ino, files, messages, bytes)"
-					    " VALUES (?,?,?,?,?,?,?)", err);
+		sqlite3_stmt *s;
+		if (snap_listing_encode(mem, nmem, &blob, err) < 0)
+			goto out;
+		s = snap_stmt(c->r, "INSERT INTO snap_fver(path_id, dir_mtime_ns,"
+			      " dir_entries, dir_ino, files, messages, bytes, listing)"
+			      " VALUES (?,?,?,?,?,?,?,?)", err);
 		if (s == NULL)
 			goto out;
 		sqlite3_bind_int64(s, 1, path_id);
@@ -846,21 +864,10 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 		sqlite3_bind_int64(s, 5, (int64_t)files);
 		sqlite3_bind_int64(s, 6, (int64_t)messages);
 		sqlite3_bind_int64(s, 7, (int64_t)bytes);
+		sqlite3_bind_blob(s, 8, blob.data, (int)blob.len, SQLITE_STATIC);
 		if (snap_step_done(c->r, s, "insert folder version", err) < 0)
 			goto out;
 		fver_id = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
-	}
-	for (size_t i = 0; i < nmem; i++) {
-		sqlite3_stmt *s = snap_stmt(c->r, "INSERT OR IGNORE INTO snap_member(fver_id, file_id,"
-					    " uid, flags) VALUES (?,?,?,?)", err);
-		if (s == NULL)
-			goto out;
-		sqlite3_bind_int64(s, 1, fver_id);
-		sqlite3_bind_int64(s, 2, mem[i].file_id);
-		sqlite3_bind_int64(s, 3, mem[i].uid);
-		sqlite3_bind_int(s, 4, mem[i].flags);
-		if (snap_step_done(c->r, s, "insert member", err) < 0)
-			goto out;
 	}
 	c->res->files += files;
 	c->res->messages += messages;
@@ -875,6 +882,8 @@ out:
 	free(wv);
 	free(mem);
 	free(mrk);
+	hw_buf_release(&blob);
+	c->nnrec = 0;
 	imapmrk_release(&m);
 	hw_dir_release(&d);
 	hw_dir_release(&d2);
@@ -936,15 +945,14 @@ static int commit_pack(struct create_ctx *c, struct hw_error *err)
 	for (size_t i = 0; i < c->npb; i++) {
 		struct pending_blob *b = order[i];
 		/* --full stores content again: the newest copy wins */
-		s = snap_stmt(c->r, "INSERT OR REPLACE INTO snap_blob(hash, segment_id, member, size,"
-			      " file_id) VALUES (?,?,?,?,?)", err);
+		s = snap_stmt(c->r, "INSERT OR REPLACE INTO snap_blob(hash, segment_id, uoff, size)"
+			      " VALUES (?,?,?,?)", err);
 		if (s == NULL)
 			goto out;
 		sqlite3_bind_blob(s, 1, b->hash, 16, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, seg_ids[b->seg]);
-		sqlite3_bind_text(s, 3, b->member != NULL ? b->member : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, (int64_t)b->uoff);
 		sqlite3_bind_int64(s, 4, b->size);
-		sqlite3_bind_int64(s, 5, b->file_id);
 		if (snap_step_done(c->r, s, "insert blob", err) < 0)
 			goto out;
 	}
@@ -963,7 +971,7 @@ out:
 static int check_empty(struct create_ctx *c, struct hw_error *err)
 {
 	sqlite3_stmt *s = snap_stmt(c->r, "SELECT NOT EXISTS (SELECT 1 FROM snap_blob)"
-				    " AND NOT EXISTS (SELECT 1 FROM snap_file)", err);
+				    " AND NOT EXISTS (SELECT 1 FROM snap_rset)", err);
 	int rc;
 
 	if (s == NULL)
@@ -1123,9 +1131,8 @@ out:
 	for (size_t i = 0; i < c.npf; i++)
 		free(c.pf[i].relpath);
 	free(c.pf);
-	for (size_t i = 0; i < c.npb; i++)
-		free(c.pb[i].member);
 	free(c.pb);
+	free(c.nrec);
 	snap_hmap_release(&c.added);
 	hw_cat_messages_free(c.sm, c.nsm);
 	free(c.sm_relpath);
