@@ -1,6 +1,7 @@
 /* create.c - hiwater snapshot create: walk, dedup, pack, commit */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,6 +22,7 @@ struct prev_folder {
 	int64_t fver_id;            /* 0: path known, no version */
 	int64_t dir_mtime_ns, dir_entries, dir_ino;
 	int64_t files, messages, bytes;
+	struct hw_buf others;       /* snap_fver.others; empty: none (migrated) */
 };
 
 struct prev_file {
@@ -32,6 +34,18 @@ struct prev_file {
 	int64_t size, ino, mtime_ns, date;
 	uint32_t uid;
 	uint8_t flags;
+};
+
+/* new content waiting in the reorder window */
+struct win_item {
+	char *member;
+	char *key;                  /* similarity: subject, From, Message-ID */
+	struct hw_buf data;
+	int64_t mtime;
+	size_t pb;                  /* its pending blob */
+	size_t seq;                 /* arrival: ties keep directory order */
+	uint32_t seg;               /* placed by the flusher */
+	uint64_t uoff;
 };
 
 struct pending_blob {
@@ -50,6 +64,17 @@ struct create_ctx {
 	struct prev_folder *pf;
 	size_t npf;
 	struct snap_pack_writer *w;
+	struct win_item *win;       /* the reorder window */
+	size_t nwin, cap_win;
+	uint64_t win_bytes, win_max;
+	/* the previous window, sorted, going into the pack on its own thread
+	   while this one fills: reading and compressing overlap */
+	pthread_t flusher;
+	bool flushing;
+	struct win_item *fl;
+	size_t nfl;
+	int fl_ret;
+	struct hw_error fl_err;
 	struct snap_rec *nrec;      /* the current folder's new records */
 	size_t nnrec, cap_nrec;
 	struct snap_hmap added;     /* hashes stored by this run -> pending index */
@@ -122,7 +147,7 @@ static int load_prev_folders(struct create_ctx *c, struct hw_error *err)
 {
 	sqlite3_stmt *s = snap_stmt(c->r,
 		"SELECT p.id, p.relpath, v.id, v.dir_mtime_ns, v.dir_entries, v.dir_ino,"
-		" v.files, v.messages, v.bytes FROM snap_path p"
+		" v.files, v.messages, v.bytes, v.others FROM snap_path p"
 		" LEFT JOIN snap_fver v ON v.id = (SELECT max(id) FROM snap_fver WHERE path_id = p.id)",
 		err);
 	size_t cap = 0;
@@ -142,6 +167,10 @@ static int load_prev_folders(struct create_ctx *c, struct hw_error *err)
 		p->files = sqlite3_column_int64(s, 6);
 		p->messages = sqlite3_column_int64(s, 7);
 		p->bytes = sqlite3_column_int64(s, 8);
+		hw_buf_init(&p->others);
+		if (sqlite3_column_bytes(s, 9) > 0)
+			hw_buf_add(&p->others, sqlite3_column_blob(s, 9),
+				   (size_t)sqlite3_column_bytes(s, 9));
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
@@ -281,8 +310,25 @@ static int folder_unchanged(struct create_ctx *c, int fd, const struct prev_fold
 	if (p->dir_mtime_ns != HW_TS_NS(d->st.st_mtim) || p->dir_ino != (int64_t)d->st.st_ino ||
 	    p->dir_entries != (int64_t)count_entries(d))
 		return 0;
+	if (p->others.len > 0) {
+		/* the identities kept with the version: nothing to decompress */
+		struct snap_rset o;
+		if (snap_others_decode(p->others.data, p->others.len, &o) == 0) {
+			npv = o.n;
+			pv = hw_calloc(npv + 1, sizeof(*pv));
+			for (size_t i = 0; i < npv; i++) {
+				pv[i].name = hw_strdup(o.v[i].name);
+				pv[i].ino = o.v[i].ino;
+				pv[i].size = o.v[i].size;
+				pv[i].mtime_ns = o.v[i].mtime_ns;
+			}
+			snap_rset_release(&o);
+			goto check;
+		}
+	}
 	if (load_prev_files(c, p->fver_id, SNAP_KIND_FILE, &pv, &npv, err) < 0)
 		return -1;
+check:
 	for (size_t i = 0; i < d->n; i++)
 		if (d->v[i].kind == HW_ENTRY_FILE && !skip_entry(&d->v[i]))
 			nother++;
@@ -320,13 +366,153 @@ static int blob_known(struct create_ctx *c, const uint8_t hash[16], bool *known_
 	return 0;
 }
 
+/* The similarity key of new content: near-duplicate messages (the same
+   mail in several mailboxes, a thread's replies) next to each other in the
+   pack compress far better, and a segment must stay decompressible alone,
+   so order is the lever (Enron store: 34.7 -> 29 MB). Normalised subject
+   (ASCII lower case, leading "re:", "fw:", "fwd:" and blanks dropped),
+   then From, then Message-ID; other files (IMAP.MRK, HIWATER.MRK) first. */
+static char *sim_key(int kind, const struct file_meta *fm)
+{
+	struct hw_buf b;
+	const char *subj = fm->subject != NULL ? fm->subject : "";
+
+	hw_buf_init(&b);
+	/* other files first, in directory order: a folder's settings files
+	   are restored before its messages, as before the reordering */
+	hw_buf_addc(&b, kind != SNAP_KIND_MESSAGE ? '\x01' : '\x02');
+	if (kind != SNAP_KIND_MESSAGE)
+		return hw_buf_detach(&b, NULL);
+	for (;;) {
+		while (*subj == ' ' || *subj == '\t')
+			subj++;
+		if (strncasecmp(subj, "re:", 3) == 0 || strncasecmp(subj, "fw:", 3) == 0)
+			subj += 3;
+		else if (strncasecmp(subj, "fwd:", 4) == 0)
+			subj += 4;
+		else
+			break;
+	}
+	for (const char *p = subj; *p != '\0'; p++)
+		hw_buf_addc(&b, (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p);
+	hw_buf_addc(&b, '\x01');
+	for (const char *p = fm->from != NULL ? fm->from : ""; *p != '\0'; p++)
+		hw_buf_addc(&b, (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p);
+	hw_buf_addc(&b, '\x01');
+	hw_buf_adds(&b, fm->message_id != NULL ? fm->message_id : "");
+	return hw_buf_detach(&b, NULL);
+}
+
+static int cmp_win(const void *a, const void *b)
+{
+	const struct win_item *x = a, *y = b;
+	int d = strcmp(x->key, y->key);
+
+	if (d != 0)
+		return d;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void win_items_free(struct win_item *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].member);
+		free(v[i].key);
+		hw_buf_release(&v[i].data);
+	}
+	free(v);
+}
+
+/* the flusher thread: the only caller of the pack writer while it runs */
+static void *flusher_main(void *arg)
+{
+	struct create_ctx *c = arg;
+
+	c->fl_ret = 0;
+	for (size_t i = 0; i < c->nfl; i++) {
+		struct win_item *it = &c->fl[i];
+		if (snap_pack_writer_add_at(c->w, it->member, it->data.data, it->data.len, it->mtime,
+					    &it->seg, &it->uoff, &c->fl_err) < 0) {
+			c->fl_ret = -1;
+			break;
+		}
+		hw_buf_release(&it->data);   /* in the segment now: memory back early */
+	}
+	return NULL;
+}
+
+/* wait for the window being flushed; its blobs' segments and offsets are
+   known then (their rows are written at the commit) */
+static int window_collect(struct create_ctx *c, struct hw_error *err)
+{
+	int ret = 0;
+
+	if (c->fl_ret < 0) {
+		*err = c->fl_err;
+		ret = -1;
+	}
+	for (size_t i = 0; ret == 0 && i < c->nfl; i++) {
+		c->pb[c->fl[i].pb].seg = c->fl[i].seg;
+		c->pb[c->fl[i].pb].uoff = c->fl[i].uoff;
+	}
+	win_items_free(c->fl, c->nfl);
+	c->fl = NULL;
+	c->nfl = 0;
+	return ret;
+}
+
+static int window_join(struct create_ctx *c, struct hw_error *err)
+{
+	if (!c->flushing)
+		return 0;
+	pthread_join(c->flusher, NULL);
+	c->flushing = false;
+	return window_collect(c, err);
+}
+
+/* sort the window and hand it to the flusher (the previous one done
+   first); last: wait for it too */
+static int window_flush(struct create_ctx *c, bool last, struct hw_error *err)
+{
+	if (window_join(c, err) < 0)
+		return -1;
+	if (c->nwin > 0) {
+		if (c->nwin > 1)
+			qsort(c->win, c->nwin, sizeof(c->win[0]), cmp_win);
+		c->fl = c->win;
+		c->nfl = c->nwin;
+		c->win = NULL;
+		c->nwin = c->cap_win = 0;
+		c->win_bytes = 0;
+		if (pthread_create(&c->flusher, NULL, flusher_main, c) != 0) {
+			flusher_main(c);   /* no thread: on this one */
+			return window_collect(c, err);
+		}
+		c->flushing = true;
+	}
+	return last ? window_join(c, err) : 0;
+}
+
+static void window_release(struct create_ctx *c)
+{
+	struct hw_error e;
+
+	(void)window_join(c, &e);
+	win_items_free(c->win, c->nwin);
+	c->win = NULL;
+	c->nwin = 0;
+}
+
+/* new content: into the window (data taken over when owned is given),
+   or straight into the pack when there is no window */
 static int store_blob(struct create_ctx *c, const char *member, const uint8_t hash[16],
-		      const void *data, size_t len, int64_t mtime, struct hw_error *err)
+		      const void *data, size_t len, struct hw_buf *owned, int64_t mtime, int kind,
+		      const struct file_meta *fm, struct hw_error *err)
 {
 	uint32_t seg = 0;
 	uint64_t uoff = 0;
 
-	if (c->w != NULL &&
+	if (c->w != NULL && c->win_max == 0 &&
 	    snap_pack_writer_add_at(c->w, member, data, len, mtime, &seg, &uoff, err) < 0)
 		return -1;
 	HW_GROW(c->pb, c->cap_pb, c->npb + 1);
@@ -335,10 +521,32 @@ static int store_blob(struct create_ctx *c, const char *member, const uint8_t ha
 	b->seg = seg;
 	b->uoff = uoff;
 	b->size = (int64_t)len;
+	if (c->w != NULL && c->win_max > 0) {
+		struct win_item *it;
+		HW_GROW(c->win, c->cap_win, c->nwin + 1);
+		it = &c->win[c->nwin];
+		memset(it, 0, sizeof(*it));
+		it->member = hw_strdup(member);
+		it->key = sim_key(kind, fm);
+		/* an exact-size copy: a read buffer has slack (up to 64 KB) */
+		(void)owned;
+		it->data.data = hw_malloc(len + 1);
+		memcpy(it->data.data, data, len);
+		it->data.data[len] = '\0';
+		it->data.len = len;
+		it->data.cap = len + 1;
+		it->mtime = mtime;
+		it->pb = c->npb;
+		it->seq = c->npb;
+		c->nwin++;
+		c->win_bytes += len + 512;
+	}
 	snap_hmap_put(&c->added, hash, (int64_t)c->npb);
 	c->npb++;
 	c->res->files_added++;
 	c->res->bytes_added += len;
+	if (c->win_max > 0 && c->win_bytes >= c->win_max && window_flush(c, false, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -574,7 +782,8 @@ static int record_one(struct create_ctx *c, const char *relpath, const struct pr
 		/* the member is named after the file (for standard tools); the
 		   catalog finds it by its offset */
 		if (!known && store_blob(c, display, w->hash, data, (size_t)w->sb.st_size,
-					 w->sb.st_mtim.tv_sec, err) < 0)
+					 w->is_mrk ? NULL : &w->data, w->sb.st_mtim.tv_sec, w->kind,
+					 &fm, err) < 0)
 			goto out;
 	}
 	ret = 0;
@@ -619,7 +828,9 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 	size_t nmem = 0, cap_mem = 0;
 	struct work *wv = NULL;
 	size_t nwv = 0, cap_wv = 0;
-	struct hw_buf blob;
+	struct hw_buf blob, others;
+	struct snap_rec *oth = NULL;
+	size_t noth = 0, cap_oth = 0;
 	int64_t path_id, fver_id, rset_id = 0;
 	uint64_t files = 0, messages = 0, bytes = 0;
 	bool same;
@@ -628,6 +839,7 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 	hw_dir_init(&d);
 	hw_dir_init(&d2);
 	hw_buf_init(&blob);
+	hw_buf_init(&others);
 	imapmrk_init(&m);
 	c->nnrec = 0;
 	fd = hw_store_open_folder(c->st, relpath, &ferr);
@@ -807,6 +1019,15 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 		mem[nmem].rset_id = w->rset_id != 0 ? w->rset_id : rset_id;
 		mem[nmem].idx = w->idx;
 		mem[nmem].uid = 0;
+		if (w->kind == SNAP_KIND_FILE) {
+			HW_GROW(oth, cap_oth, noth + 1);
+			memset(&oth[noth], 0, sizeof(oth[0]));
+			oth[noth].name = w->name;
+			oth[noth].ino = (int64_t)w->sb.st_ino;
+			oth[noth].size = (int64_t)w->sb.st_size;
+			oth[noth].mtime_ns = HW_TS_NS(w->sb.st_mtim);
+			noth++;
+		}
 		mem[nmem].flags = 0;
 		if (w->kind == SNAP_KIND_MESSAGE && m.n > 0) {
 			struct imapmrk_record rkey, *rec;
@@ -828,20 +1049,24 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 	   directory touched by a lock) is that version again. The snapshot
 	   refers to it; only its identity is brought up to date so that the
 	   next run sees the folder unchanged. */
+	snap_others_encode(oth, noth, &others);
 	if (p != NULL && p->fver_id != 0 && c->nnrec == 0 && same_members(pv, npv, mem, nmem)) {
 		sqlite3_stmt *s = snap_stmt(c->r, "UPDATE snap_fver SET dir_mtime_ns = ?,"
-					    " dir_entries = ?, dir_ino = ? WHERE id = ?", err);
+					    " dir_entries = ?, dir_ino = ?, others = ? WHERE id = ?", err);
 		if (s == NULL)
 			goto out;
+		sqlite3_bind_blob(s, 4, others.data, (int)others.len, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 1, HW_TS_NS(d.st.st_mtim));
 		sqlite3_bind_int64(s, 2, (int64_t)count_entries(&d));
 		sqlite3_bind_int64(s, 3, (int64_t)d.st.st_ino);
-		sqlite3_bind_int64(s, 4, p->fver_id);
+		sqlite3_bind_int64(s, 5, p->fver_id);
 		if (snap_step_done(c->r, s, "update folder version", err) < 0)
 			goto out;
 		p->dir_mtime_ns = HW_TS_NS(d.st.st_mtim);
 		p->dir_entries = (int64_t)count_entries(&d);
 		p->dir_ino = (int64_t)d.st.st_ino;
+		hw_buf_reset(&p->others);
+		hw_buf_add(&p->others, others.data, others.len);
 		c->res->files += files;
 		c->res->messages += messages;
 		c->res->bytes += bytes;
@@ -853,8 +1078,8 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 		if (snap_listing_encode(mem, nmem, &blob, err) < 0)
 			goto out;
 		s = snap_stmt(c->r, "INSERT INTO snap_fver(path_id, dir_mtime_ns,"
-			      " dir_entries, dir_ino, files, messages, bytes, listing)"
-			      " VALUES (?,?,?,?,?,?,?,?)", err);
+			      " dir_entries, dir_ino, files, messages, bytes, listing, others)"
+			      " VALUES (?,?,?,?,?,?,?,?,?)", err);
 		if (s == NULL)
 			goto out;
 		sqlite3_bind_int64(s, 1, path_id);
@@ -865,6 +1090,7 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 		sqlite3_bind_int64(s, 6, (int64_t)messages);
 		sqlite3_bind_int64(s, 7, (int64_t)bytes);
 		sqlite3_bind_blob(s, 8, blob.data, (int)blob.len, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 9, others.data, (int)others.len, SQLITE_STATIC);
 		if (snap_step_done(c->r, s, "insert folder version", err) < 0)
 			goto out;
 		fver_id = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
@@ -883,6 +1109,8 @@ out:
 	free(mem);
 	free(mrk);
 	hw_buf_release(&blob);
+	hw_buf_release(&others);
+	free(oth);
 	c->nnrec = 0;
 	imapmrk_release(&m);
 	hw_dir_release(&d);
@@ -1041,6 +1269,12 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	/* reading, hashing and parsing run on every CPU; the catalog and the
 	   pack order stay on this thread */
 	c.read_jobs = o->jobs > 0 ? o->jobs : hw_pool_cpus();
+	c.win_max = o->window > 0 ? o->window : SNAP_WINDOW_DEFAULT;
+	{
+		const char *e = getenv("HIWATER_SNAPSHOT_WINDOW");
+		if (o->window == 0 && e != NULL && *e != '\0')
+			c.win_max = (uint64_t)strtoull(e, NULL, 10) << 20;
+	}
 	if (!o->dry_run) {
 		int lr = snap_repo_lock(r, err);
 		if (lr <= 0) {
@@ -1074,14 +1308,18 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 		goto out;
 	c.snap_id = sqlite3_last_insert_rowid(hw_catalog_db(r->cat));
 	/* the walk (read, hash, parse, catalog) keeps one core busy; the
-	   compression workers get the others */
-	int jobs = o->jobs > 0 ? o->jobs : (hw_pool_cpus() > 1 ? hw_pool_cpus() - 1 : 1);
+	   compression workers get the others. With a reorder window the last
+	   window is compressed after the walk: then every core compresses */
+	int jobs = o->jobs > 0 ? o->jobs : (hw_pool_cpus() > 1 && c.win_max == 0 ?
+					    hw_pool_cpus() - 1 : hw_pool_cpus());
 	if (!o->dry_run && snap_pack_writer_new(r->packs_fd, r->packs_path, jobs,
 						SNAP_ZSTD_LEVEL, SNAP_SEG_BYTES, &c.w, err) < 0)
 		goto out;
 	for (size_t i = 0; i < fl.n; i++)
 		if (snapshot_folder(&c, fl.v[i].relpath, err) < 0)
 			goto out;
+	if (c.w != NULL && window_flush(&c, true, err) < 0)
+		goto out;
 	if (c.w != NULL && snap_pack_writer_count(c.w) > 0 && commit_pack(&c, err) < 0)
 		goto out;
 	if (c.bulk && !o->dry_run) {
@@ -1128,8 +1366,11 @@ out:
 	   next create or prune: snap_repo_gc removes it once the catalog says
 	   for sure that nothing refers to it */
 	snap_pack_writer_free(&c.w);
-	for (size_t i = 0; i < c.npf; i++)
+	window_release(&c);
+	for (size_t i = 0; i < c.npf; i++) {
 		free(c.pf[i].relpath);
+		hw_buf_release(&c.pf[i].others);
+	}
 	free(c.pf);
 	free(c.pb);
 	free(c.nrec);

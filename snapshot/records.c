@@ -75,13 +75,23 @@ static const uint8_t *get_bytes(struct rd *r, size_t n)
 	return p;
 }
 
-/* a format byte, then one zstd frame */
+/* a format byte, then one zstd frame; a small blob is kept as it is (the
+   format byte with BLOB_RAW set): zstd saves little on it, and a frame
+   costs a compression context each */
+#define BLOB_RAW 0x80
+#define BLOB_RAW_BELOW 256
+
 static int compress_blob(int format, const struct hw_buf *raw, struct hw_buf *out,
 			 struct hw_error *err)
 {
 	char msg[256];
 
 	hw_buf_reset(out);
+	if (raw->len < BLOB_RAW_BELOW) {
+		hw_buf_addc(out, (char)(format | BLOB_RAW));
+		hw_buf_add(out, raw->data, raw->len);
+		return 0;
+	}
 	hw_buf_addc(out, (char)format);
 	if (snap_zstd_frame(raw->data, raw->len, SNAP_ZSTD_LEVEL, out, msg, sizeof(msg)) < 0)
 		return hw_error_set(err, EIO, "%s", msg);
@@ -91,6 +101,11 @@ static int compress_blob(int format, const struct hw_buf *raw, struct hw_buf *ou
 static int decompress_blob(int format, const void *z, size_t zlen, struct hw_buf *raw,
 			   const char *what, struct hw_error *err)
 {
+	if (zlen >= 1 && ((const uint8_t *)z)[0] == (format | BLOB_RAW)) {
+		hw_buf_reset(raw);
+		hw_buf_add(raw, (const uint8_t *)z + 1, zlen - 1);
+		return 0;
+	}
 	if (zlen < 1 || ((const uint8_t *)z)[0] != format)
 		return hw_error_set(err, EPROTO, "%s: unknown format %d (newer hiwater?)", what,
 				    zlen < 1 ? -1 : ((const uint8_t *)z)[0]);
@@ -340,6 +355,53 @@ out:
 	free(v);
 	hw_buf_release(&raw);
 	return ret;
+}
+
+/* ---- a folder version's other files' identities (snap_fver.others) ----
+   so that an unchanged folder is recognised without decoding anything:
+   format byte 1, varint n, n x (varint name length, name, varint ino,
+   varint size, zigzag varint mtime_ns) */
+
+void snap_others_encode(const struct snap_rec *v, size_t n, struct hw_buf *out)
+{
+	hw_buf_reset(out);
+	hw_buf_addc(out, 1);
+	put_uv(out, n);
+	for (size_t i = 0; i < n; i++) {
+		put_str(out, v[i].name, false);
+		put_uv(out, (uint64_t)v[i].ino);
+		put_uv(out, (uint64_t)v[i].size);
+		put_sv(out, v[i].mtime_ns);
+	}
+}
+
+int snap_others_decode(const void *b, size_t len, struct snap_rset *rs)
+{
+	struct rd r = { (const uint8_t *)b, (const uint8_t *)b + len, false };
+	uint64_t n;
+	size_t used = 0;
+
+	memset(rs, 0, sizeof(*rs));
+	if (len < 1 || *r.p++ != 1)
+		return -1;
+	n = get_uv(&r);
+	if (r.bad || n > len)
+		return -1;
+	rs->n = (size_t)n;
+	rs->v = hw_calloc(rs->n + 1, sizeof(*rs->v));
+	rs->text = hw_malloc(len + rs->n + 1);
+	for (size_t i = 0; i < rs->n && !r.bad; i++) {
+		get_strs(&r, rs->v + i, 1, offsetof(struct snap_rec, name), false, rs->text, &used);
+		rs->v[i].kind = SNAP_KIND_FILE;
+		rs->v[i].ino = (int64_t)get_uv(&r);
+		rs->v[i].size = (int64_t)get_uv(&r);
+		rs->v[i].mtime_ns = get_sv(&r);
+	}
+	if (r.bad || r.p != r.end) {
+		snap_rset_release(rs);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- from the catalog ---- */

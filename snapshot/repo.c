@@ -96,6 +96,7 @@ static const char *const snap_steps[] = {
 	"CREATE TABLE snap_msgid (msgid_h INTEGER NOT NULL, rset_id INTEGER NOT NULL,"
 	" PRIMARY KEY (msgid_h, rset_id)) WITHOUT ROWID;"
 	"ALTER TABLE snap_fver ADD COLUMN listing BLOB;"
+	"ALTER TABLE snap_fver ADD COLUMN others BLOB;"
 	"CREATE TABLE snap_blob4 (hash BLOB PRIMARY KEY, segment_id INTEGER NOT NULL,"
 	" uoff INTEGER NOT NULL, size INTEGER NOT NULL) WITHOUT ROWID;"
 	"SELECT snap_migrate_v4();"

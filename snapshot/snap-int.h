@@ -91,6 +91,10 @@ int snap_listing_encode(const struct snap_lent *v, size_t n, struct hw_buf *out,
 			struct hw_error *err);
 int snap_listing_decode(const void *z, size_t zlen, struct snap_lent **v_r, size_t *n_r,
 			struct hw_error *err);
+/* the identities (name, ino, size, mtime_ns) of a folder version's other
+   files (snap_fver.others, uncompressed); decode: 0 ok, -1 damaged */
+void snap_others_encode(const struct snap_rec *v, size_t n, struct hw_buf *out);
+int snap_others_decode(const void *b, size_t len, struct snap_rset *rs);
 /* from the catalog */
 int snap_rset_load(struct snap_repo *r, int64_t id, struct snap_rset *rs, struct hw_error *err);
 int snap_fver_listing(struct snap_repo *r, int64_t fver_id, struct snap_lent **v_r, size_t *n_r,

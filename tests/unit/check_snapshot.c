@@ -459,6 +459,62 @@ START_TEST(test_crafted_names)
 }
 END_TEST
 
+/* new content goes into the pack in similarity order (subject without
+   "Re:"/"Fwd:", From, Message-ID; other files last), not directory order;
+   HIWATER_SNAPSHOT_WINDOW=0 keeps directory order */
+START_TEST(test_pack_order)
+{
+	static const char *const msgs[][2] = {
+		{ "store/ex.com/amy/md50000000001.msg", "Subject: Lunch\nFrom: a\n\nx\n" },
+		{ "store/ex.com/amy/md50000000002.msg", "Subject: Budget 2001\nFrom: a\n\nyy\n" },
+		{ "store/ex.com/bob/md50000000001.msg", "Subject: RE: Fwd: budget 2001\nFrom: b\n\nzzz\n" },
+		{ "store/ex.com/bob/md50000000002.msg", "Subject: lunch\nFrom: b\n\nwwww\n" },
+	};
+	const char *want[2] = {
+		"ex.com/amy/md50000000002.msg ex.com/bob/md50000000001.msg "
+		"ex.com/amy/md50000000001.msg ex.com/bob/md50000000002.msg ",
+		"ex.com/amy/md50000000001.msg ex.com/amy/md50000000002.msg "
+		"ex.com/bob/md50000000001.msg ex.com/bob/md50000000002.msg ",
+	};
+
+	tl_mkdirs(dir, "store/ex.com/amy");
+	tl_mkdirs(dir, "store/ex.com/bob");
+	for (size_t i = 0; i < 4; i++)
+		tl_write_file(dir, msgs[i][0], msgs[i][1], strlen(msgs[i][1]), 0644);
+	for (int k = 0; k < 2; k++) {
+		struct hw_store *st;
+		struct hw_error err;
+		struct snap_repo *r;
+		struct snap_create_opts o = { 0 };
+		struct snap_create_result res;
+		char *store = tl_path(dir, "store"), *repo = hw_asprintf("%s/repo%d", dir, k);
+		char *cmd, *list;
+		size_t len;
+
+		if (k == 1)
+			setenv("HIWATER_SNAPSHOT_WINDOW", "0", 1);
+		ck_assert_int_eq(hw_store_open(store, &st, &err), 1);
+		ck_assert_int_eq(snap_repo_open(repo, true, &r, &err), 1);
+		ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+		ck_assert_uint_eq(res.files_added, 4);
+		snap_repo_free(&r);
+		hw_store_free(&st);
+		unsetenv("HIWATER_SNAPSHOT_WINDOW");
+		cmd = hw_asprintf("bsdtar -tf %s/packs/pack-*.tar.zst | tr '\\n' ' ' > %s/list", repo,
+				  dir);
+		ck_assert_int_eq(system(cmd), 0);
+		free(cmd);
+		cmd = tl_path(dir, "list");
+		list = tl_read_file(cmd, &len);
+		ck_assert_str_eq(list, want[k]);
+		free(list);
+		free(cmd);
+		free(store);
+		free(repo);
+	}
+}
+END_TEST
+
 START_TEST(test_parse_time)
 {
 	int64_t t;
@@ -489,6 +545,7 @@ int main(void)
 	tcase_add_test(tc, test_migrate_v3);
 	tcase_add_test(tc, test_records_roundtrip);
 	tcase_add_test(tc, test_crafted_names);
+	tcase_add_test(tc, test_pack_order);
 	tcase_add_test(tc, test_parse_time);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
