@@ -812,7 +812,231 @@ static bool same_members(const struct prev_file *pv, size_t npv, const struct sn
 	return same;
 }
 
-static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_error *err)
+/* ---- folder prefetch: when nothing about a folder needs the catalog (an
+   empty repository, --full), worker threads take whole folders, in order:
+   open, list, IMAP.MRK under the lock, stat, read, hash and parse; this
+   thread consumes them in folder order (catalog rows, pack). Folders are
+   handed out one at a time, at most PRE_AHEAD_BYTES of read content
+   waiting; a folder with more than PRE_FOLDER_BYTES to read is only
+   listed and stat'ed there and read here in batches as before. */
+#define PRE_AHEAD_BYTES (16u << 20)
+#define PRE_FOLDER_BYTES (16u << 20)
+
+struct pre_folder {
+	int fd;                     /* -1: not opened (skip_msg says why) */
+	char *skip_msg;
+	struct hw_dir d;
+	char *mrk;
+	size_t mrklen;
+	struct work *wv;
+	size_t nwv;
+	uint64_t skipped;
+	uint64_t bytes;             /* read here: counted against the bound */
+	bool read_done;             /* the files of wv were read */
+	bool done;
+};
+
+struct prefetch {
+	const struct hw_store *st;
+	struct fl_item { const char *relpath; } *v;
+	struct pre_folder *pf;
+	size_t n, next, consumed;
+	uint64_t ahead;             /* bytes read and not yet consumed */
+	bool stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t *th;
+	int nth;
+};
+
+static void pre_folder_release(struct pre_folder *f)
+{
+	for (size_t i = 0; i < f->nwv; i++) {
+		hw_buf_release(&f->wv[i].data);
+		msghdr_release(&f->wv[i].h);
+	}
+	free(f->wv);
+	f->wv = NULL;
+	f->nwv = 0;
+	free(f->mrk);
+	f->mrk = NULL;
+	free(f->skip_msg);
+	f->skip_msg = NULL;
+	hw_dir_release(&f->d);
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+}
+
+/* the file-system half of a folder (worker thread: no catalog, no shared
+   state but the diagnostics, which are thread-safe) */
+static void pre_folder_fill(const struct hw_store *st, const char *relpath, struct pre_folder *f)
+{
+	struct hw_error ferr;
+	struct hw_dir d2;
+	uint64_t to_read = 0;
+
+	hw_dir_init(&d2);
+	f->fd = hw_store_open_folder(st, relpath, &ferr);
+	if (f->fd < 0) {
+		f->skip_msg = hw_strdup(ferr.msg);
+		return;
+	}
+	if (hw_dir_read(f->fd, relpath, false, &f->d, &ferr) < 0) {
+		f->skip_msg = hw_strdup(ferr.msg);
+		close(f->fd);
+		f->fd = -1;
+		return;
+	}
+	if (hw_dir_find(&f->d, IMAPMRK_NAME) != NULL) {
+		if (read_mrk_locked(f->fd, relpath, &f->mrk, &f->mrklen, &ferr) < 0)
+			hw_diag_warn("%s", ferr.msg);
+		/* as in snapshot_folder: keep the listing after our own lock */
+		if (hw_dir_read(f->fd, relpath, false, &d2, &ferr) == 1 && same_listing(&f->d, &d2)) {
+			struct hw_dir t = f->d;
+			f->d = d2;
+			d2 = t;
+		}
+	}
+	hw_dir_release(&d2);
+	size_t cap = 0;
+	for (size_t i = 0; i < f->d.n; i++) {
+		const struct hw_entry *e = &f->d.v[i];
+		struct work *w;
+		struct stat sb;
+
+		if (skip_entry(e) || e->kind == HW_ENTRY_FOLDER)
+			continue;
+		if (e->kind != HW_ENTRY_MESSAGE && e->kind != HW_ENTRY_FILE) {
+			hw_diag_warn("%s/%s: not a plain file or folder: not in the snapshot",
+				     relpath, e->name);
+			f->skipped++;
+			continue;
+		}
+		if (fstatat(f->fd, e->name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode)) {
+			hw_diag_warn("%s/%s: vanished while the snapshot ran: skipped", relpath,
+				     e->name);
+			f->skipped++;
+			continue;
+		}
+		HW_GROW(f->wv, cap, f->nwv + 1);
+		w = &f->wv[f->nwv++];
+		memset(w, 0, sizeof(*w));
+		w->name = e->name;
+		w->kind = e->kind == HW_ENTRY_MESSAGE ? SNAP_KIND_MESSAGE : SNAP_KIND_FILE;
+		w->sb = sb;
+		w->is_mrk = f->mrk != NULL && strcmp(e->name, IMAPMRK_NAME) == 0;
+		hw_buf_init(&w->data);
+		msghdr_init(&w->h);
+		w->read = true;
+		to_read += (uint64_t)sb.st_size;
+	}
+	if (to_read > PRE_FOLDER_BYTES || f->nwv == 0)
+		return;   /* read by the consumer, in batches */
+	struct read_batch rb = { .dirfd = f->fd, .relpath = relpath, .mrk = f->mrk,
+				 .mrklen = f->mrklen, .v = f->wv, .n = f->nwv };
+	rb.idx = hw_calloc(f->nwv + 1, sizeof(*rb.idx));
+	for (size_t i = 0; i < f->nwv; i++)
+		rb.idx[i] = i;
+	for (size_t i = 0; i < f->nwv; i++)
+		read_one(&rb, i, 0);
+	free(rb.idx);
+	f->bytes = to_read;
+	f->read_done = true;
+}
+
+static void *prefetch_main(void *arg)
+{
+	struct prefetch *pp = arg;
+
+	pthread_mutex_lock(&pp->mu);
+	for (;;) {
+		/* bounded: the folder the consumer waits for always goes */
+		while (!pp->stop && pp->next < pp->n && pp->next > pp->consumed &&
+		       pp->ahead >= PRE_AHEAD_BYTES)
+			pthread_cond_wait(&pp->cv, &pp->mu);
+		if (pp->stop || pp->next >= pp->n)
+			break;
+		size_t i = pp->next++;
+		pthread_mutex_unlock(&pp->mu);
+		pre_folder_fill(pp->st, pp->v[i].relpath, &pp->pf[i]);
+		pthread_mutex_lock(&pp->mu);
+		pp->pf[i].done = true;
+		pp->ahead += pp->pf[i].bytes;
+		pthread_cond_broadcast(&pp->cv);
+	}
+	pthread_mutex_unlock(&pp->mu);
+	return NULL;
+}
+
+static void prefetch_start(struct prefetch *pp, const struct hw_store *st,
+			   const struct hw_folder_list *fl, int jobs)
+{
+	memset(pp, 0, sizeof(*pp));
+	pp->st = st;
+	pp->n = fl->n;
+	pp->v = hw_calloc(fl->n + 1, sizeof(*pp->v));
+	pp->pf = hw_calloc(fl->n + 1, sizeof(*pp->pf));
+	for (size_t i = 0; i < fl->n; i++) {
+		pp->v[i].relpath = fl->v[i].relpath;
+		pp->pf[i].fd = -1;
+		hw_dir_init(&pp->pf[i].d);
+	}
+	pthread_mutex_init(&pp->mu, NULL);
+	pthread_cond_init(&pp->cv, NULL);
+	pp->th = hw_calloc((size_t)(jobs > 0 ? jobs : 1), sizeof(*pp->th));
+	for (int i = 0; i < jobs; i++)
+		if (pthread_create(&pp->th[pp->nth], NULL, prefetch_main, pp) == 0)
+			pp->nth++;
+}
+
+/* the prefetched folder i (NULL: no thread could start; read it here) */
+static struct pre_folder *prefetch_wait(struct prefetch *pp, size_t i)
+{
+	struct pre_folder *f = &pp->pf[i];
+
+	if (pp->nth == 0)
+		return NULL;
+	pthread_mutex_lock(&pp->mu);
+	pp->consumed = i;
+	pthread_cond_broadcast(&pp->cv);
+	while (!f->done)
+		pthread_cond_wait(&pp->cv, &pp->mu);
+	pthread_mutex_unlock(&pp->mu);
+	return f;
+}
+
+static void prefetch_done_with(struct prefetch *pp, size_t i)
+{
+	pthread_mutex_lock(&pp->mu);
+	pp->ahead -= pp->pf[i].bytes;
+	pp->pf[i].bytes = 0;
+	pthread_cond_broadcast(&pp->cv);
+	pthread_mutex_unlock(&pp->mu);
+}
+
+static void prefetch_stop(struct prefetch *pp)
+{
+	if (pp->pf == NULL)
+		return;
+	pthread_mutex_lock(&pp->mu);
+	pp->stop = true;
+	pthread_cond_broadcast(&pp->cv);
+	pthread_mutex_unlock(&pp->mu);
+	for (int i = 0; i < pp->nth; i++)
+		pthread_join(pp->th[i], NULL);
+	for (size_t i = 0; i < pp->n; i++)
+		pre_folder_release(&pp->pf[i]);
+	pthread_mutex_destroy(&pp->mu);
+	pthread_cond_destroy(&pp->cv);
+	free(pp->th);
+	free(pp->pf);
+	free(pp->v);
+	memset(pp, 0, sizeof(*pp));
+}
+
+static int snapshot_folder(struct create_ctx *c, const char *relpath, struct pre_folder *pre,
+			   struct hw_error *err)
 {
 	struct prev_folder key = { .relpath = (char *)relpath };
 	struct prev_folder *p = c->npf == 0 ? NULL :
@@ -833,6 +1057,7 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 	size_t noth = 0, cap_oth = 0;
 	int64_t path_id, fver_id, rset_id = 0;
 	uint64_t files = 0, messages = 0, bytes = 0;
+	size_t nwv_read = 0;
 	bool same;
 	int fd, ret = -1;
 
@@ -842,13 +1067,34 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 	hw_buf_init(&others);
 	imapmrk_init(&m);
 	c->nnrec = 0;
-	fd = hw_store_open_folder(c->st, relpath, &ferr);
-	if (fd < 0) {
-		hw_diag_warn("%s: skipped: %s", relpath, ferr.msg);
-		c->res->skipped++;
-		return 0;
+	if (pre != NULL) {
+		/* listed, stat'ed and (mostly) read by a prefetch thread: take it */
+		c->res->skipped += pre->skipped;
+		if (pre->fd < 0) {
+			hw_diag_warn("%s: skipped: %s", relpath, pre->skip_msg);
+			c->res->skipped++;
+			return 0;
+		}
+		fd = pre->fd;
+		pre->fd = -1;
+		d = pre->d;
+		hw_dir_init(&pre->d);
+		mrk = pre->mrk;
+		mrklen = pre->mrklen;
+		pre->mrk = NULL;
+		wv = pre->wv;
+		nwv = cap_wv = pre->nwv;
+		pre->wv = NULL;
+		pre->nwv = 0;
+	} else {
+		fd = hw_store_open_folder(c->st, relpath, &ferr);
+		if (fd < 0) {
+			hw_diag_warn("%s: skipped: %s", relpath, ferr.msg);
+			c->res->skipped++;
+			return 0;
+		}
 	}
-	if (hw_dir_read(fd, relpath, false, &d, &ferr) < 0) {
+	if (pre == NULL && hw_dir_read(fd, relpath, false, &d, &ferr) < 0) {
 		hw_diag_warn("%s: skipped: %s", relpath, ferr.msg);
 		c->res->skipped++;
 		ret = 0;
@@ -872,7 +1118,7 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 	    load_prev_files(c, p->fver_id, 0, &pv, &npv, err) < 0)
 		goto out;
 	if (hw_dir_find(&d, IMAPMRK_NAME) != NULL) {
-		if (read_mrk_locked(fd, relpath, &mrk, &mrklen, &ferr) < 0)
+		if (pre == NULL && read_mrk_locked(fd, relpath, &mrk, &mrklen, &ferr) < 0)
 			hw_diag_warn("%s", ferr.msg);
 		if (mrk != NULL) {
 			struct hw_error merr;
@@ -885,13 +1131,16 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 		/* taking the lock touched the directory: when nothing else came or
 		   went meanwhile, keep the state after our own change, so that the
 		   next run sees this folder unchanged */
-		if (hw_dir_read(fd, relpath, false, &d2, &ferr) == 1 && same_listing(&d, &d2)) {
+		if (pre == NULL && hw_dir_read(fd, relpath, false, &d2, &ferr) == 1 &&
+		    same_listing(&d, &d2)) {
 			struct hw_dir t = d;
 			d = d2;
 			d2 = t;
 		}
 	}
 	c->cur_mrk = mrk;
+	if (pre != NULL)
+		goto read;
 	/* pass 1 (this thread): stat every entry, keep the records of files
 	   whose identity is unchanged, list the files to read */
 	for (size_t i = 0; i < d.n; i++) {
@@ -942,9 +1191,18 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct hw_
 		}
 		w->read = true;
 	}
+read:
 	/* pass 2: read, hash and parse in parallel, a batch at a time (bounded
 	   memory); catalog rows and pack members are written here, in order */
-	for (size_t b0 = 0; b0 < nwv;) {
+	if (pre != NULL && pre->read_done) {
+		for (size_t i = 0; i < nwv; i++) {
+			if (record_one(c, relpath, pv, npv, &wv[i], err) < 0)
+				goto out;
+			hw_buf_release(&wv[i].data);
+		}
+		nwv_read = nwv;
+	}
+	for (size_t b0 = nwv_read; b0 < nwv;) {
 		struct read_batch rb = { .c = c, .dirfd = fd, .relpath = relpath, .mrk = mrk,
 					 .mrklen = mrklen };
 		uint64_t bytes_b = 0;
@@ -1255,6 +1513,7 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 		struct snap_create_result *res, struct hw_error *err)
 {
 	struct create_ctx c = { .r = r, .st = st, .o = o, .res = res };
+	struct prefetch pre = { 0 };
 	struct hw_folder_list fl;
 	unsigned problems = 0;
 	int64_t created_ns = hw_now_ns();
@@ -1315,9 +1574,21 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	if (!o->dry_run && snap_pack_writer_new(r->packs_fd, r->packs_path, jobs,
 						SNAP_ZSTD_LEVEL, SNAP_SEG_BYTES, &c.w, err) < 0)
 		goto out;
-	for (size_t i = 0; i < fl.n; i++)
-		if (snapshot_folder(&c, fl.v[i].relpath, err) < 0)
+	/* nothing to look up (empty repository, --full): folders are read
+	   ahead by threads */
+	if (c.repo_empty || o->full)
+		prefetch_start(&pre, st, &fl, c.read_jobs);
+	for (size_t i = 0; i < fl.n; i++) {
+		struct pre_folder *pf = pre.pf != NULL ? prefetch_wait(&pre, i) : NULL;
+		int fr = snapshot_folder(&c, fl.v[i].relpath, pf, err);
+		if (pf != NULL) {
+			pre_folder_release(pf);
+			prefetch_done_with(&pre, i);
+		}
+		if (fr < 0)
 			goto out;
+	}
+	prefetch_stop(&pre);
 	if (c.w != NULL && window_flush(&c, true, err) < 0)
 		goto out;
 	if (c.w != NULL && snap_pack_writer_count(c.w) > 0 && commit_pack(&c, err) < 0)
@@ -1365,8 +1636,9 @@ out:
 	/* a pack written for a snapshot that did not commit stays until the
 	   next create or prune: snap_repo_gc removes it once the catalog says
 	   for sure that nothing refers to it */
-	snap_pack_writer_free(&c.w);
+	prefetch_stop(&pre);
 	window_release(&c);
+	snap_pack_writer_free(&c.w);
 	for (size_t i = 0; i < c.npf; i++) {
 		free(c.pf[i].relpath);
 		hw_buf_release(&c.pf[i].others);
