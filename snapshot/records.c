@@ -712,24 +712,27 @@ out:
 	return ret;
 }
 
-/* snap_member -> snap_fver.listing */
+/* snap_member -> snap_fver.listing (and .others) */
 static int mig_listings(sqlite3 *db, struct snap_hmap *fmap, struct hw_error *err)
 {
 	sqlite3_stmt *q = NULL, *m = NULL, *up = NULL;
 	int64_t *fv = NULL;
 	size_t nfv = 0, cap_fv = 0;
 	struct snap_lent *v = NULL;
-	size_t cap = 0;
-	struct hw_buf z;
+	struct snap_rec *oth = NULL;
+	size_t cap = 0, cap_oth = 0;
+	struct hw_buf z, ob;
 	int rc, ret = -1;
 
 	hw_buf_init(&z);
+	hw_buf_init(&ob);
 	if (sqlite3_prepare_v2(db, "SELECT id FROM snap_fver ORDER BY id", -1, &q, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT m.file_id, m.uid, m.flags FROM snap_member m"
+	    sqlite3_prepare_v2(db, "SELECT m.file_id, m.uid, m.flags, f.kind, f.name, f.ino,"
+			       " f.size, f.mtime_ns FROM snap_member m"
 			       " JOIN snap_file f ON f.id = m.file_id WHERE m.fver_id = ?"
 			       " ORDER BY f.name, f.id", -1, &m, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "UPDATE snap_fver SET listing = ? WHERE id = ?", -1, &up,
-			       NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(db, "UPDATE snap_fver SET listing = ?, others = ? WHERE id = ?",
+			       -1, &up, NULL) != SQLITE_OK) {
 		hw_error_set(err, EIO, "migration: %s", sqlite3_errmsg(db));
 		goto out;
 	}
@@ -742,7 +745,7 @@ static int mig_listings(sqlite3 *db, struct snap_hmap *fmap, struct hw_error *er
 		goto out;
 	}
 	for (size_t k = 0; k < nfv; k++) {
-		size_t n = 0;
+		size_t n = 0, no = 0;
 		sqlite3_bind_int64(m, 1, fv[k]);
 		while ((rc = sqlite3_step(m)) == SQLITE_ROW) {
 			uint8_t key[16];
@@ -751,6 +754,15 @@ static int mig_listings(sqlite3 *db, struct snap_hmap *fmap, struct hw_error *er
 			ref = snap_hmap_get(fmap, key);
 			if (ref == NULL)
 				continue;
+			if (sqlite3_column_int(m, 3) == SNAP_KIND_FILE) {
+				HW_GROW(oth, cap_oth, no + 1);
+				memset(&oth[no], 0, sizeof(oth[0]));
+				oth[no].name = hw_strdup((const char *)sqlite3_column_text(m, 4));
+				oth[no].ino = sqlite3_column_int64(m, 5);
+				oth[no].size = sqlite3_column_int64(m, 6);
+				oth[no].mtime_ns = sqlite3_column_int64(m, 7);
+				no++;
+			}
 			HW_GROW(v, cap, n + 1);
 			v[n].rset_id = *ref >> 24;
 			v[n].idx = (uint32_t)(*ref & 0xffffff);
@@ -759,6 +771,9 @@ static int mig_listings(sqlite3 *db, struct snap_hmap *fmap, struct hw_error *er
 			n++;
 		}
 		sqlite3_reset(m);
+		snap_others_encode(oth, no, &ob);
+		for (size_t i = 0; i < no; i++)
+			free((char *)oth[i].name);
 		if (rc != SQLITE_DONE) {
 			hw_error_set(err, EIO, "migration: %s", sqlite3_errmsg(db));
 			goto out;
@@ -766,7 +781,8 @@ static int mig_listings(sqlite3 *db, struct snap_hmap *fmap, struct hw_error *er
 		if (snap_listing_encode(v, n, &z, err) < 0)
 			goto out;
 		sqlite3_bind_blob(up, 1, z.data, (int)z.len, SQLITE_STATIC);
-		sqlite3_bind_int64(up, 2, fv[k]);
+		sqlite3_bind_blob(up, 2, ob.data, (int)ob.len, SQLITE_STATIC);
+		sqlite3_bind_int64(up, 3, fv[k]);
 		if (exec_step(db, up, err) < 0)
 			goto out;
 	}
@@ -774,7 +790,9 @@ static int mig_listings(sqlite3 *db, struct snap_hmap *fmap, struct hw_error *er
 out:
 	free(fv);
 	free(v);
+	free(oth);
 	hw_buf_release(&z);
+	hw_buf_release(&ob);
 	sqlite3_finalize(q);
 	sqlite3_finalize(m);
 	sqlite3_finalize(up);
