@@ -263,7 +263,8 @@ START_TEST(test_migrate_v3)
 						    " (SELECT count(*) FROM snap_blob WHERE uoff < 0),"
 						    " (SELECT count(*) FROM snap_msgid),"
 						    " (SELECT count(*) FROM sqlite_master WHERE name IN"
-						    "  ('snap_file', 'snap_member', 'snap_blob4'))",
+						    "  ('snap_file', 'snap_member', 'snap_blob4')),"
+						    " (SELECT count(*) - count(others) FROM snap_fver)",
 						    -1, &s, NULL), SQLITE_OK);
 		ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
 		ck_assert_int_eq(sqlite3_column_int(s, 0), 4);
@@ -271,6 +272,7 @@ START_TEST(test_migrate_v3)
 		ck_assert_int_eq(sqlite3_column_int(s, 2), 0);   /* every member found */
 		ck_assert_int_ge(sqlite3_column_int(s, 3), 5);
 		ck_assert_int_eq(sqlite3_column_int(s, 4), 0);
+		ck_assert_int_eq(sqlite3_column_int(s, 5), 0);   /* others filled */
 		sqlite3_finalize(s);
 	}
 	ck_assert_int_eq(snap_list(r, &v, &n, &err), 1);
