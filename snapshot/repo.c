@@ -17,14 +17,17 @@
 #define REPO_MARK "HIWATER-SNAPSHOTS"
 #define REPO_MARK_TEXT "hiwater snapshot repository, format 1 (see docs/snapshots.md)\n"
 
-/* The schema, documented in docs/snapshots.md. Invariants:
+/* The schema (version 4 after the steps below), documented in
+   docs/snapshots.md. Invariants:
  * - snap_blob: one row per content hash stored; it points at the segment
- *   (and the member name in it) that holds the bytes.
- * - snap_file: one immutable file record per (folder, name, content);
- *   ino/mtime_ns are the identity last seen, used to skip re-reading.
- * - snap_fver: one version of a folder (its listing); shared by every
- *   snapshot that saw the folder unchanged.
- * - snap_member: the files of a folder version with UID and flags.
+ *   and the offset in its tar stream where the member starts.
+ * - snap_rset: immutable file records of one folder, new in one snapshot
+ *   (compressed, records.c); a record keeps the identity (ino, size,
+ *   mtime_ns) it was made for.
+ * - snap_fver: one version of a folder: its listing (references into
+ *   record sets, with UID and flags) and its other files' identities;
+ *   shared by every snapshot that saw the folder unchanged.
+ * - snap_msgid: which record sets hold a Message-ID (by hash).
  * - snap_sfolder: which folder versions make up a snapshot.
  * - snap_snapshot ids only grow (AUTOINCREMENT): never reused after prune. */
 static const char *const snap_steps[] = {
