@@ -341,6 +341,55 @@ START_TEST(test_migrate_v3)
 }
 END_TEST
 
+/* A schema 3 repository with a damaged pack upgrades all the same: the
+   members of the segment it cannot read keep no offset (uoff -1), verify
+   reports that segment, restore refuses those files and restores the rest */
+START_TEST(test_migrate_v3_damaged)
+{
+	struct hw_error err;
+	struct snap_repo *r;
+	char *cmd = hw_asprintf("tar --zstd -xf '%s/tests/data/snap-v3.tar.zst' -C '%s' && "
+				"cd '%s/repo/packs' && p=$(ls -S | head -n 1) && chmod u+w \"$p\" && "
+				"head -c 100 \"$p\" > x && mv x \"$p\"", HW_SRCDIR, dir, dir);
+	char *repo = tl_path(dir, "repo"), *out = tl_path(dir, "out");
+	unsigned long before = hw_diag_count(HW_DIAG_WARN);
+	int64_t missing = -1;
+
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+	ck_assert_int_eq(snap_repo_open(repo, false, &r, &err), 1);
+	ck_assert_uint_gt(hw_diag_count(HW_DIAG_WARN), before);
+	{
+		sqlite3_stmt *s;
+		ck_assert_int_eq(sqlite3_prepare_v2(hw_catalog_db(snap_repo_catalog(r)),
+						    "SELECT count(*) FROM snap_blob WHERE uoff < 0", -1,
+						    &s, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+		missing = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+	}
+	ck_assert_int_eq(missing, 4);   /* the repacked pack: 4 of the 5 */
+	{
+		struct snap_verify_opts o = { .percent = 100 };
+		struct snap_verify_result res;
+		ck_assert_int_eq(snap_verify(r, &o, NULL, NULL, &res, &err), 1);
+		ck_assert_uint_ge(res.bad_segments + res.bad_members, 1);
+	}
+	{
+		/* the whole snapshot: some files restore, the others are refused */
+		char *paths[] = { "ex.com" };
+		struct snap_restore_opts o = { .to_dir = out, .paths = paths, .npaths = 1 };
+		unsigned long errs = hw_diag_count(HW_DIAG_ERROR);
+		int n = snap_restore(r, NULL, &o, NULL, NULL, &err);
+		ck_assert_int_eq(n, 1);
+		ck_assert_uint_gt(hw_diag_count(HW_DIAG_ERROR), errs);
+	}
+	snap_repo_free(&r);
+	free(repo);
+	free(out);
+}
+END_TEST
+
 /* record sets and listings decode to what was encoded; damage is refused */
 START_TEST(test_records_roundtrip)
 {
@@ -545,6 +594,7 @@ int main(void)
 	tcase_add_test(tc, test_covered);
 	tcase_add_test(tc, test_forged_pack_refused);
 	tcase_add_test(tc, test_migrate_v3);
+	tcase_add_test(tc, test_migrate_v3_damaged);
 	tcase_add_test(tc, test_records_roundtrip);
 	tcase_add_test(tc, test_crafted_names);
 	tcase_add_test(tc, test_pack_order);
