@@ -30,6 +30,9 @@ struct ritem {
 	/* results */
 	char *new_file;
 	uint32_t new_uid;
+	char *buf;                  /* content read, waiting for its turn */
+	size_t buflen;
+	bool got;
 	enum snap_restore_action action;
 	size_t add_index;           /* in its folder's adds, for the UID */
 	bool in_adds;
@@ -78,6 +81,7 @@ static void ritem_release(struct ritem *it)
 	free(it->file);
 	free(it->pack);
 	free(it->new_file);
+	free(it->buf);
 }
 
 static bool name_safe(const char *name)
@@ -681,6 +685,7 @@ struct seg_ctx {
 	struct rctx *c;
 	struct ritem **group;
 	size_t n;
+	bool buffered;              /* keep the content; written afterwards */
 };
 
 static int on_member(void *ctx, const char *name, uint64_t uoff, const void *data, size_t len,
@@ -691,11 +696,18 @@ static int on_member(void *ctx, const char *name, uint64_t uoff, const void *dat
 
 	for (size_t i = 0; i < sc->n; i++) {
 		struct ritem *it = sc->group[i];
-		if (it->action != SNAP_FAILED || it->new_file != NULL)
+		if (it->action != SNAP_FAILED || it->new_file != NULL || it->got)
 			continue;
 		(void)name;
 		if ((uint64_t)it->uoff != uoff) {
 			left++;
+			continue;
+		}
+		if (sc->buffered) {
+			it->buf = hw_malloc(len + 1);
+			memcpy(it->buf, data, len);
+			it->buflen = len;
+			it->got = true;
 			continue;
 		}
 		struct hw_error ierr;
@@ -718,14 +730,17 @@ static int cmp_item_seg(const void *a, const void *b)
 	return x->seg_off < y->seg_off ? -1 : x->seg_off > y->seg_off;
 }
 
-static int read_segments(struct rctx *c, struct hw_error *err)
+/* read the segments holding items [from, to), each once; buffered: keep
+   the content of each item for write_buffered, else write it now */
+static int read_segments(struct rctx *c, size_t from, size_t to, bool buffered,
+			 struct hw_error *err)
 {
-	struct ritem **p = hw_calloc(c->n + 1, sizeof(*p));
+	struct ritem **p = hw_calloc(to - from + 1, sizeof(*p));
 	size_t np = 0;
 	int packfd = -1;
 	char *packname = NULL;
 
-	for (size_t i = 0; i < c->n; i++) {
+	for (size_t i = from; i < to; i++) {
 		c->v[i].action = SNAP_FAILED;
 		if (c->v[i].pack == NULL || c->v[i].uoff < 0) {
 			hw_diag_error("%s/%s: its content is in no pack: not restored", c->v[i].folder,
@@ -750,13 +765,13 @@ static int read_segments(struct rctx *c, struct hw_error *err)
 			packfd = snap_pack_name_ok(packname) ?
 				 openat(c->r->packs_fd, packname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
 		}
-		struct seg_ctx sc = { c, p + i, j - i };
+		struct seg_ctx sc = { c, p + i, j - i, buffered };
 		struct hw_error serr;
 		int r = packfd < 0 ? hw_error_sys(&serr, "open", path) :
 			snap_segment_walk(packfd, path, (uint64_t)p[i]->seg_off,
 					  (uint64_t)p[i]->seg_clen, &p[i]->csum, on_member, &sc, &serr);
 		for (size_t k = i; k < j; k++) {
-			if (p[k]->new_file != NULL || p[k]->action != SNAP_FAILED)
+			if (p[k]->new_file != NULL || p[k]->action != SNAP_FAILED || p[k]->got)
 				continue;
 			hw_diag_error("%s/%s: not restored: %s", p[k]->folder, p[k]->file,
 				      r < 0 ? serr.msg : "member missing from its segment");
@@ -771,6 +786,48 @@ static int read_segments(struct rctx *c, struct hw_error *err)
 	free(p);
 	(void)err;
 	return 0;
+}
+
+/* write the items read, in the order of the listing: new file names and
+   UIDs in the live store follow the snapshot's order, whatever the order
+   of the content in the packs (grouped by similarity, not by folder) */
+static void write_buffered(struct rctx *c, size_t from, size_t to)
+{
+	for (size_t k = from; k < to; k++) {
+		struct ritem *it = &c->v[k];
+		struct hw_error ierr;
+
+		if (!it->got)
+			continue;
+		if (write_item(c, it, it->buf, it->buflen, &ierr) < 0) {
+			hw_diag_error("%s", ierr.msg);
+			c->failed++;
+			it->new_file = hw_strdup("");   /* handled (failed) */
+		}
+		free(it->buf);
+		it->buf = NULL;
+	}
+}
+
+/* content held in memory at a time while restoring into the store */
+#define RESTORE_CHUNK_BYTES ((int64_t)64 << 20)
+
+static void read_and_write(struct rctx *c, struct hw_error *err)
+{
+	if (c->o->to_dir != NULL) {
+		/* plain files keep their names: any order will do */
+		read_segments(c, 0, c->n, false, err);
+		return;
+	}
+	for (size_t from = 0; from < c->n;) {
+		size_t to = from;
+		int64_t bytes = 0;
+		while (to < c->n && (to == from || bytes + c->v[to].size <= RESTORE_CHUNK_BYTES))
+			bytes += c->v[to++].size;
+		read_segments(c, from, to, true, err);
+		write_buffered(c, from, to);
+		from = to;
+	}
 }
 
 /* recreate folders that hold nothing (and make sure every folder of a folder
@@ -933,7 +990,7 @@ int snap_restore(struct snap_repo *r, const struct hw_store *st, const struct sn
 	if (snap_packs_lock(r, false, err) <= 0)
 		goto out;
 	make_folders(&c);
-	read_segments(&c, err);
+	read_and_write(&c, err);
 	finish_store(&c);
 	if (c.to_fd >= 0 && !o->dry_run && c.use_syncfs && syncfs(c.to_fd) < 0) {
 		hw_diag_error("syncfs(%s) failed: %s", o->to_dir, strerror(errno));

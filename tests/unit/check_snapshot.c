@@ -563,6 +563,40 @@ START_TEST(test_pack_order)
 		free(store);
 		free(repo);
 	}
+	{
+		/* restored into the store, new names follow the snapshot's order,
+		   not the pack's: amy's Lunch (first in her folder, third in the
+		   sorted pack) gets the first free name */
+		struct hw_store *st;
+		struct hw_error err;
+		struct snap_repo *r;
+		char *store = tl_path(dir, "store"), *repo = tl_path(dir, "repo0");
+		char *path = "ex.com/amy", *f1, *f2, *got;
+		struct snap_restore_opts ro = { .paths = &path, .npaths = 1 };
+		size_t glen;
+
+		ck_assert_int_eq(hw_store_open(store, &st, &err), 1);
+		ck_assert_int_eq(snap_repo_open(repo, false, &r, &err), 1);
+		f1 = tl_path(dir, msgs[0][0]);
+		f2 = tl_path(dir, msgs[1][0]);
+		ck_assert_int_eq(unlink(f1), 0);
+		ck_assert_int_eq(unlink(f2), 0);
+		ck_assert_int_eq(snap_restore(r, st, &ro, NULL, NULL, &err), 2);
+		got = tl_read_file(f1, &glen);
+		ck_assert_ptr_nonnull(got);
+		ck_assert_str_eq(got, msgs[0][1]);
+		free(got);
+		got = tl_read_file(f2, &glen);
+		ck_assert_ptr_nonnull(got);
+		ck_assert_str_eq(got, msgs[1][1]);
+		free(got);
+		free(f1);
+		free(f2);
+		snap_repo_free(&r);
+		hw_store_free(&st);
+		free(store);
+		free(repo);
+	}
 }
 END_TEST
 
