@@ -104,7 +104,7 @@ static la_ssize_t ar_write_cb(struct archive *a, void *ctx, const void *p, size_
 }
 
 /* one zstd frame of raw bytes, through libarchive's zstd filter */
-static int zstd_frame(const void *raw, size_t len, int level, struct hw_buf *out,
+int snap_zstd_frame(const void *raw, size_t len, int level, struct hw_buf *out,
 		      char *errmsg, size_t errsize)
 {
 	struct archive *a = archive_write_new();
@@ -164,7 +164,7 @@ static void *worker_main(void *arg)
 		}
 		j->taken = true;
 		pthread_mutex_unlock(&w->mu);
-		int r = zstd_frame(j->raw.data, j->raw.len, w->level, &j->z, j->errmsg,
+		int r = snap_zstd_frame(j->raw.data, j->raw.len, w->level, &j->z, j->errmsg,
 				   sizeof(j->errmsg));
 		pthread_mutex_lock(&w->mu);
 		j->failed = r < 0;
@@ -321,6 +321,15 @@ int snap_pack_writer_new(int dirfd, const char *dirpath, int jobs, int level, si
 int snap_pack_writer_add(struct snap_pack_writer *w, const char *member, const void *data,
 			 size_t len, int64_t mtime, uint32_t *seg_r, struct hw_error *err)
 {
+	uint64_t uoff;
+
+	return snap_pack_writer_add_at(w, member, data, len, mtime, seg_r, &uoff, err);
+}
+
+int snap_pack_writer_add_at(struct snap_pack_writer *w, const char *member, const void *data,
+			    size_t len, int64_t mtime, uint32_t *seg_r, uint64_t *uoff_r,
+			    struct hw_error *err)
+{
 	struct archive_entry *e;
 	int ret = -1;
 
@@ -328,6 +337,9 @@ int snap_pack_writer_add(struct snap_pack_writer *w, const char *member, const v
 		return hw_error_set(err, EINVAL, "pack writer is closed");
 	if (w->ar == NULL && seg_open(w, err) < 0)
 		return -1;
+	/* the tar writer passes bytes straight through (no blocking): the
+	   member's header starts where the segment's tar bytes end now */
+	*uoff_r = (uint64_t)w->cur->raw.len;
 	e = archive_entry_new();
 	archive_entry_copy_pathname(e, member);
 	archive_entry_set_filetype(e, AE_IFREG);
@@ -457,8 +469,31 @@ void snap_pack_writer_free(struct snap_pack_writer **wp)
 
 /* ---- reading ---- */
 
+struct read_adapter {
+	snap_member_fn *fn;
+	void *ctx;
+};
+
+static int read_adapt(void *ctx, const char *name, uint64_t uoff, const void *data, size_t len,
+		      struct hw_error *err)
+{
+	struct read_adapter *ra = ctx;
+
+	(void)uoff;
+	return ra->fn(ra->ctx, name, data, len, err);
+}
+
 int snap_segment_read(int packfd, const char *packpath, uint64_t offset, uint64_t clen,
 		      const struct hw_hash *csum, snap_member_fn *fn, void *ctx,
+		      struct hw_error *err)
+{
+	struct read_adapter ra = { fn, ctx };
+
+	return snap_segment_walk(packfd, packpath, offset, clen, csum, read_adapt, &ra, err);
+}
+
+int snap_segment_walk(int packfd, const char *packpath, uint64_t offset, uint64_t clen,
+		      const struct hw_hash *csum, snap_member_at_fn *fn, void *ctx,
 		      struct hw_error *err)
 {
 	char *z = NULL, *data = NULL;
@@ -513,6 +548,7 @@ int snap_segment_read(int packfd, const char *packpath, uint64_t offset, uint64_
 			goto out;
 		}
 		const char *name = archive_entry_pathname(e);
+		la_int64_t hpos = archive_read_header_position(a);
 		if (name == NULL || !snap_member_name_safe(name)) {
 			hw_error_set(err, EINVAL, "%s: member '%s' refused: absolute or '..' path",
 				     packpath, name != NULL ? name : "(no name)");
@@ -564,7 +600,7 @@ int snap_segment_read(int packfd, const char *packpath, uint64_t offset, uint64_
 			hw_error_set(err, EIO, "%s: member '%s' is cut short", packpath, name);
 			goto out;
 		}
-		r = fn(ctx, name, data, got, err);
+		r = fn(ctx, name, hpos < 0 ? UINT64_MAX : (uint64_t)hpos, data, got, err);
 		if (r < 0)
 			goto out;
 		if (r > 0)
@@ -576,5 +612,45 @@ out:
 		archive_read_free(a);
 	free(z);
 	free(data);
+	return ret;
+}
+
+/* ---- small zstd blobs (catalog records) ---- */
+
+int snap_unzstd(const void *z, size_t zlen, size_t max, struct hw_buf *out, struct hw_error *err)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	int ret = -1;
+
+	hw_buf_reset(out);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_format_raw(a);
+	if (archive_read_open_memory(a, z, zlen) != ARCHIVE_OK ||
+	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
+		hw_error_set(err, EIO, "catalog record unreadable: %s",
+			     archive_error_string(a) ? archive_error_string(a) : "not zstd");
+		goto out;
+	}
+	for (;;) {
+		if (out->cap - out->len < 65536 + 1)
+			HW_GROW(out->data, out->cap, out->len + 65536 + 1);
+		la_ssize_t n = archive_read_data(a, out->data + out->len, out->cap - out->len - 1);
+		if (n < 0) {
+			hw_error_set(err, EIO, "catalog record unreadable: %s", archive_error_string(a));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+		if (out->len > max) {
+			hw_error_set(err, EIO, "catalog record too large");
+			goto out;
+		}
+	}
+	out->data[out->len] = '\0';
+	ret = 0;
+out:
+	archive_read_free(a);
 	return ret;
 }

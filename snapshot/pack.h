@@ -35,6 +35,7 @@
 
 #include "error.h"
 #include "hash.h"
+#include "util.h"
 
 #define SNAP_PACK_PREFIX "pack-"
 #define SNAP_PACK_SUFFIX ".tar.zst"
@@ -56,6 +57,11 @@ int snap_pack_writer_new(int dirfd, const char *dirpath, int jobs, int level, si
 /* append a member; *seg_r = the index of the segment that holds it */
 int snap_pack_writer_add(struct snap_pack_writer *w, const char *member, const void *data,
 			 size_t len, int64_t mtime, uint32_t *seg_r, struct hw_error *err);
+/* the same, and *uoff_r = where the member's header starts in the
+   segment's (uncompressed) tar stream */
+int snap_pack_writer_add_at(struct snap_pack_writer *w, const char *member, const void *data,
+			    size_t len, int64_t mtime, uint32_t *seg_r, uint64_t *uoff_r,
+			    struct hw_error *err);
 /* members added so far (0 means finish would write an empty pack) */
 size_t snap_pack_writer_count(const struct snap_pack_writer *w);
 uint64_t snap_pack_writer_bytes(const struct snap_pack_writer *w);
@@ -79,6 +85,21 @@ typedef int snap_member_fn(void *ctx, const char *name, const void *data, size_t
 int snap_segment_read(int packfd, const char *packpath, uint64_t offset, uint64_t clen,
 		      const struct hw_hash *csum, snap_member_fn *fn, void *ctx,
 		      struct hw_error *err);
+
+/* the same walk, telling each member's offset in the segment's tar stream
+   (where its first header block starts, pax record included) */
+typedef int snap_member_at_fn(void *ctx, const char *name, uint64_t uoff, const void *data,
+			      size_t len, struct hw_error *err);
+int snap_segment_walk(int packfd, const char *packpath, uint64_t offset, uint64_t clen,
+		      const struct hw_hash *csum, snap_member_at_fn *fn, void *ctx,
+		      struct hw_error *err);
+
+/* one zstd frame of raw bytes (libarchive's zstd filter); 0 ok, -1 with
+   errmsg filled */
+int snap_zstd_frame(const void *raw, size_t len, int level, struct hw_buf *out, char *errmsg,
+		    size_t errsize);
+/* decompress a zstd frame into out (at most max bytes); 0 ok, -1 error */
+int snap_unzstd(const void *z, size_t zlen, size_t max, struct hw_buf *out, struct hw_error *err);
 
 /* true if a member name is safe to use below a target directory: relative,
    no empty, "." or ".." component, no backslash-free tricks needed */

@@ -99,31 +99,36 @@ struct pack_use {
 
 struct live_blob {
 	uint8_t hash[16];
-	char *member;
+	int64_t seg_off, uoff;      /* where it is now */
 	int64_t size;
 	bool moved;
 	uint32_t new_seg;
+	uint64_t new_uoff;
 	char *new_member;
 };
 
 struct repack_ctx {
 	struct live_blob *b;
 	size_t n;
+	struct snap_hmap at;        /* (segment offset, uoff) -> index in b */
+	int64_t cur_seg;            /* offset of the segment being read */
 	struct snap_pack_writer *w;
 	struct snap_hmap names;     /* member names used in the new pack (hashed) */
 	int failed;
 };
 
-static int on_live_member(void *ctx, const char *name, const void *data, size_t len,
-			  struct hw_error *err)
+static int on_live_member(void *ctx, const char *name, uint64_t uoff, const void *data,
+			  size_t len, struct hw_error *err)
 {
 	struct repack_ctx *rc = ctx;
+	int64_t *at = uoff < UINT32_MAX ? snap_refset_get(&rc->at, rc->cur_seg, (uint32_t)uoff) :
+		      NULL;
 
-	for (size_t i = 0; i < rc->n; i++) {
-		struct live_blob *b = &rc->b[i];
+	if (at != NULL) {
+		struct live_blob *b = &rc->b[*at];
 		struct hw_hash h, nh;
-		if (b->moved || strcmp(b->member, name) != 0)
-			continue;
+		if (b->moved)
+			return 0;
 		hw_hash_buf(data, len, &h);
 		if (memcmp(h.b, b->hash, 16) != 0)
 			return hw_error_set(err, EIO, "member %s does not match its hash", name);
@@ -138,7 +143,8 @@ static int on_live_member(void *ctx, const char *name, const void *data, size_t 
 			b->new_member = hw_strdup(name);
 		}
 		snap_hmap_put(&rc->names, nh.b, 1);
-		if (snap_pack_writer_add(rc->w, b->new_member, data, len, 0, &b->new_seg, err) < 0)
+		if (snap_pack_writer_add_at(rc->w, b->new_member, data, len, 0, &b->new_seg,
+					    &b->new_uoff, err) < 0)
 			return -1;
 		b->moved = true;
 	}
@@ -161,7 +167,8 @@ static int repack(struct snap_repo *r, const struct pack_use *pu, int jobs, uint
 	size_t nsegs = 0, cap_segs = 0;
 
 	snap_hmap_init(&rc.names);
-	s = snap_stmt(r, "SELECT b.hash, " SNAP_MEMBER("b") ", b.size, g.offset, g.clen, g.csum"
+	snap_hmap_init(&rc.at);
+	s = snap_stmt(r, "SELECT b.hash, b.uoff, b.size, g.offset, g.clen, g.csum"
 		      " FROM snap_blob b"
 		      " JOIN snap_segment g ON g.id = b.segment_id WHERE g.pack_id = ?"
 		      " ORDER BY g.offset", err);
@@ -173,9 +180,10 @@ static int repack(struct snap_repo *r, const struct pack_use *pu, int jobs, uint
 		struct live_blob *b = &rc.b[rc.n++];
 		memset(b, 0, sizeof(*b));
 		memcpy(b->hash, sqlite3_column_blob(s, 0), 16);
-		b->member = hw_strdup((const char *)sqlite3_column_text(s, 1));
+		b->uoff = sqlite3_column_int64(s, 1);
 		b->size = sqlite3_column_int64(s, 2);
 		int64_t off = sqlite3_column_int64(s, 3);
+		b->seg_off = off;
 		if (nsegs == 0 || segs[nsegs - 1].off != off) {
 			HW_GROW(segs, cap_segs, nsegs + 1);
 			segs[nsegs].off = off;
@@ -197,16 +205,22 @@ static int repack(struct snap_repo *r, const struct pack_use *pu, int jobs, uint
 	if (snap_pack_writer_new(r->packs_fd, r->packs_path, jobs, SNAP_ZSTD_LEVEL, SNAP_SEG_BYTES,
 				 &rc.w, err) < 0)
 		goto out;
-	for (size_t i = 0; i < nsegs; i++)
-		if (snap_segment_read(packfd, path, (uint64_t)segs[i].off, (uint64_t)segs[i].clen,
+	for (size_t i = 0; i < rc.n; i++)
+		if (rc.b[i].uoff >= 0 && rc.b[i].uoff < UINT32_MAX)
+			snap_refset_put(&rc.at, rc.b[i].seg_off, (uint32_t)rc.b[i].uoff, (int64_t)i);
+	for (size_t i = 0; i < nsegs; i++) {
+		rc.cur_seg = segs[i].off;
+		if (snap_segment_walk(packfd, path, (uint64_t)segs[i].off, (uint64_t)segs[i].clen,
 				      &segs[i].csum, on_live_member, &rc, err) < 0) {
 			hw_error_prefix(err, "%s kept (not rewritten)", pu->name);
 			goto out;
 		}
+	}
 	for (size_t i = 0; i < rc.n; i++)
 		if (!rc.b[i].moved) {
-			hw_error_set(err, EIO, "%s kept (not rewritten): member %s missing", pu->name,
-				     rc.b[i].member);
+			hw_error_set(err, EIO, "%s kept (not rewritten): a member (offset %lld of the "
+				     "segment at %lld) is missing", pu->name, (long long)rc.b[i].uoff,
+				     (long long)rc.b[i].seg_off);
 			goto out;
 		}
 	if (snap_pack_writer_finish(rc.w, err) < 0)
@@ -242,11 +256,11 @@ static int repack(struct snap_repo *r, const struct pack_use *pu, int jobs, uint
 		seg_ids[i] = sqlite3_last_insert_rowid(hw_catalog_db(r->cat));
 	}
 	for (size_t i = 0; i < rc.n; i++) {
-		s = snap_stmt(r, "UPDATE snap_blob SET segment_id = ?, member = ? WHERE hash = ?", err);
+		s = snap_stmt(r, "UPDATE snap_blob SET segment_id = ?, uoff = ? WHERE hash = ?", err);
 		if (s == NULL)
 			goto out;
 		sqlite3_bind_int64(s, 1, seg_ids[rc.b[i].new_seg]);
-		sqlite3_bind_text(s, 2, rc.b[i].new_member, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (int64_t)rc.b[i].new_uoff);
 		sqlite3_bind_blob(s, 3, rc.b[i].hash, 16, SQLITE_STATIC);
 		if (snap_step_done(r, s, "move blob", err) < 0)
 			goto out;
@@ -279,10 +293,9 @@ out:
 		close(packfd);
 	/* a new pack that did not commit is removed by the next gc */
 	snap_pack_writer_free(&rc.w);
-	for (size_t i = 0; i < rc.n; i++) {
-		free(rc.b[i].member);
+	for (size_t i = 0; i < rc.n; i++)
 		free(rc.b[i].new_member);
-	}
+	snap_hmap_release(&rc.at);
 	free(rc.b);
 	free(segs);
 	free(seg_ids);
@@ -291,19 +304,124 @@ out:
 	return ret;
 }
 
-/* drop the rows no remaining snapshot reaches (in the caller's transaction) */
+/* drop the rows no remaining snapshot reaches (in the caller's
+   transaction): folder versions no snapshot lists, record sets no listing
+   refers to (with their Message-ID rows), content no referenced record
+   has, paths nothing uses. Listings and record sets are decoded: prune is
+   rare. A record set some listing still refers to stays whole. */
 static int drop_unreachable(struct snap_repo *r, struct hw_error *err)
 {
-	return exec(r,
-		"DELETE FROM snap_fver WHERE id NOT IN (SELECT fver_id FROM snap_sfolder);"
-		"DELETE FROM snap_member WHERE fver_id NOT IN (SELECT id FROM snap_fver);"
-		/* a blob named after a file record about to go keeps its name */
-		"UPDATE snap_blob AS b SET member = " SNAP_MEMBER("b") ", file_id = NULL"
-		" WHERE member = '' AND file_id NOT IN (SELECT file_id FROM snap_member);"
-		"DELETE FROM snap_file WHERE id NOT IN (SELECT file_id FROM snap_member);"
-		"DELETE FROM snap_blob WHERE hash NOT IN (SELECT hash FROM snap_file);"
-		"DELETE FROM snap_path WHERE id NOT IN (SELECT path_id FROM snap_file)"
-		" AND id NOT IN (SELECT path_id FROM snap_fver);", err);
+	struct snap_hmap refs, rsets;
+	sqlite3_stmt *s;
+	int64_t *dead = NULL;
+	size_t ndead = 0, cap_dead = 0;
+	int rc, ret = -1;
+
+	snap_hmap_init(&refs);
+	snap_hmap_init(&rsets);
+	if (exec(r, "DELETE FROM snap_fver WHERE id NOT IN (SELECT fver_id FROM snap_sfolder);"
+		 "CREATE TEMP TABLE IF NOT EXISTS snap_live_hash (hash BLOB PRIMARY KEY)"
+		 " WITHOUT ROWID; DELETE FROM temp.snap_live_hash;", err) < 0)
+		goto out;
+	s = snap_stmt(r, "SELECT listing FROM snap_fver", err);
+	if (s == NULL)
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct snap_lent *le;
+		size_t nle;
+		if (snap_listing_decode(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0),
+					&le, &nle, err) < 0) {
+			sqlite3_reset(s);
+			goto out;
+		}
+		for (size_t i = 0; i < nle; i++) {
+			snap_refset_put(&refs, le[i].rset_id, le[i].idx, 1);
+			snap_refset_put(&rsets, le[i].rset_id, 0, 1);
+		}
+		free(le);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		hw_catalog_error(r->cat, "prune listings", err);
+		goto out;
+	}
+	s = snap_stmt(r, "SELECT id, data FROM snap_rset", err);
+	if (s == NULL)
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(s, 0);
+		bool live = snap_refset_get(&rsets, id, 0) != NULL;
+		struct snap_rset set;
+		bool failed = false;
+		if (snap_rset_decode(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1),
+				     &set, err) < 0) {
+			sqlite3_reset(s);
+			hw_error_prefix(err, "record set %lld", (long long)id);
+			goto out;
+		}
+		for (size_t i = 0; i < set.n && !failed; i++) {
+			const struct snap_rec *rec = &set.v[i];
+			sqlite3_stmt *u;
+			if (!live) {
+				if (rec->message_id == NULL)
+					continue;
+				u = snap_stmt(r, "DELETE FROM snap_msgid WHERE msgid_h = ? AND rset_id = ?",
+					      err);
+				if (u == NULL) {
+					failed = true;
+					break;
+				}
+				sqlite3_bind_int64(u, 1, snap_msgid_hash(rec->message_id,
+									 strlen(rec->message_id)));
+				sqlite3_bind_int64(u, 2, id);
+			} else {
+				if (snap_refset_get(&refs, id, (uint32_t)i) == NULL)
+					continue;
+				u = snap_stmt(r, "INSERT OR IGNORE INTO temp.snap_live_hash(hash)"
+					      " VALUES (?)", err);
+				if (u == NULL) {
+					failed = true;
+					break;
+				}
+				sqlite3_bind_blob(u, 1, rec->hash, 16, SQLITE_TRANSIENT);
+			}
+			if (snap_step_done(r, u, "prune records", err) < 0)
+				failed = true;
+		}
+		snap_rset_release(&set);
+		if (failed) {
+			sqlite3_reset(s);
+			goto out;
+		}
+		if (!live) {
+			HW_GROW(dead, cap_dead, ndead + 1);
+			dead[ndead++] = id;
+		}
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		hw_catalog_error(r->cat, "prune record sets", err);
+		goto out;
+	}
+	for (size_t i = 0; i < ndead; i++) {
+		s = snap_stmt(r, "DELETE FROM snap_rset WHERE id = ?", err);
+		if (s == NULL)
+			goto out;
+		sqlite3_bind_int64(s, 1, dead[i]);
+		if (snap_step_done(r, s, "delete record set", err) < 0)
+			goto out;
+	}
+	if (exec(r, "DELETE FROM snap_blob WHERE hash NOT IN (SELECT hash FROM temp.snap_live_hash);"
+		 "DELETE FROM temp.snap_live_hash;"
+		 "DELETE FROM snap_path WHERE id NOT IN (SELECT path_id FROM snap_rset)"
+		 " AND id NOT IN (SELECT path_id FROM snap_fver);", err) < 0)
+		goto out;
+	ret = 0;
+out:
+	free(dead);
+	snap_hmap_release(&refs);
+	snap_hmap_release(&rsets);
+	return ret;
 }
 
 /* Rows deleted leave free pages in the catalog file: when they are over a
@@ -392,11 +510,13 @@ int snap_prune(struct snap_repo *r, const struct snap_prune_opts *o, snap_prune_
 	if (drop_unreachable(r, err) < 0)
 		goto out;
 	/* packs with nothing live go with this commit */
+	/* live bytes per pack: one scan of snap_blob (no index by segment) */
 	s = snap_stmt(r, "SELECT k.id, k.name, k.size,"
 		      " (SELECT coalesce(sum(g.ulen), 0) FROM snap_segment g WHERE g.pack_id = k.id),"
-		      " (SELECT coalesce(sum(b.size), 0) FROM snap_blob b JOIN snap_segment g"
-		      "   ON g.id = b.segment_id WHERE g.pack_id = k.id)"
-		      " FROM snap_pack k ORDER BY k.id", err);
+		      " coalesce(l.bytes, 0) FROM snap_pack k LEFT JOIN"
+		      " (SELECT g.pack_id AS pack_id, sum(b.size) AS bytes FROM snap_blob b"
+		      "  JOIN snap_segment g ON g.id = b.segment_id GROUP BY g.pack_id) l"
+		      " ON l.pack_id = k.id ORDER BY k.id", err);
 	if (s == NULL)
 		goto out;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {

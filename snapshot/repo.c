@@ -17,14 +17,17 @@
 #define REPO_MARK "HIWATER-SNAPSHOTS"
 #define REPO_MARK_TEXT "hiwater snapshot repository, format 1 (see docs/snapshots.md)\n"
 
-/* The schema, documented in docs/snapshots.md. Invariants:
+/* The schema (version 4 after the steps below), documented in
+   docs/snapshots.md. Invariants:
  * - snap_blob: one row per content hash stored; it points at the segment
- *   (and the member name in it) that holds the bytes.
- * - snap_file: one immutable file record per (folder, name, content);
- *   ino/mtime_ns are the identity last seen, used to skip re-reading.
- * - snap_fver: one version of a folder (its listing); shared by every
- *   snapshot that saw the folder unchanged.
- * - snap_member: the files of a folder version with UID and flags.
+ *   and the offset in its tar stream where the member starts.
+ * - snap_rset: immutable file records of one folder, new in one snapshot
+ *   (compressed, records.c); a record keeps the identity (ino, size,
+ *   mtime_ns) it was made for.
+ * - snap_fver: one version of a folder: its listing (references into
+ *   record sets, with UID and flags) and its other files' identities;
+ *   shared by every snapshot that saw the folder unchanged.
+ * - snap_msgid: which record sets hold a Message-ID (by hash).
  * - snap_sfolder: which folder versions make up a snapshot.
  * - snap_snapshot ids only grow (AUTOINCREMENT): never reused after prune. */
 static const char *const snap_steps[] = {
@@ -82,6 +85,26 @@ static const char *const snap_steps[] = {
 	/* and a blob's member name is derived from the file record it was
 	   stored from (file_id; member '') rather than kept as text */
 	"ALTER TABLE snap_blob ADD COLUMN file_id INTEGER;",
+	/* 3 -> 4: a row per file per folder version (snap_member) and per file
+	   record (snap_file) cost most of the catalog. Records of one folder new
+	   in one snapshot are one compressed record set; a folder version keeps
+	   a compressed listing of references into record sets; a pack member is
+	   found by its offset in the segment instead of its name. The work is
+	   done in C (snap_migrate_v4(), records.c): it reads every segment's
+	   headers once */
+	"CREATE TABLE snap_rset ("
+	" id INTEGER PRIMARY KEY, path_id INTEGER NOT NULL, snap_id INTEGER NOT NULL,"
+	" n INTEGER NOT NULL, data BLOB NOT NULL);"
+	"CREATE INDEX snap_rset_path ON snap_rset(path_id, id);"
+	"CREATE TABLE snap_msgid (msgid_h INTEGER NOT NULL, rset_id INTEGER NOT NULL,"
+	" PRIMARY KEY (msgid_h, rset_id)) WITHOUT ROWID;"
+	"ALTER TABLE snap_fver ADD COLUMN listing BLOB;"
+	"ALTER TABLE snap_fver ADD COLUMN others BLOB;"
+	"CREATE TABLE snap_blob4 (hash BLOB PRIMARY KEY, segment_id INTEGER NOT NULL,"
+	" uoff INTEGER NOT NULL, size INTEGER NOT NULL) WITHOUT ROWID;"
+	"SELECT snap_migrate_v4();"
+	"DROP TABLE snap_member; DROP TABLE snap_file; DROP TABLE snap_blob;"
+	"ALTER TABLE snap_blob4 RENAME TO snap_blob;",
 };
 
 /* the indexes of the tables a first snapshot fills; create.c drops them
@@ -89,11 +112,9 @@ static const char *const snap_steps[] = {
    (one sort each instead of a b-tree insert per row), in the same
    transaction. Keep equal to the schema above. */
 const char *const snap_bulk_indexes[][2] = {
-	{ "snap_file_path", "CREATE INDEX snap_file_path ON snap_file(path_id, name)" },
-	{ "snap_file_msgid_h", "CREATE INDEX snap_file_msgid_h ON snap_file(msgid_h)"
-	  " WHERE msgid_h IS NOT NULL" },
-	{ "snap_member_file", "CREATE INDEX snap_member_file ON snap_member(file_id, fver_id)" },
-	{ "snap_blob_segment", "CREATE INDEX snap_blob_segment ON snap_blob(segment_id)" },
+	{ "snap_rset_path", "CREATE INDEX snap_rset_path ON snap_rset(path_id, id)" },
+	{ "snap_fver_path", "CREATE INDEX snap_fver_path ON snap_fver(path_id, id)" },
+	{ "snap_sfolder_fver", "CREATE INDEX snap_sfolder_fver ON snap_sfolder(fver_id, snap_id)" },
 };
 const size_t snap_nbulk_indexes = sizeof(snap_bulk_indexes) / sizeof(snap_bulk_indexes[0]);
 
@@ -291,6 +312,11 @@ int snap_repo_open(const char *dir, bool create, struct snap_repo **r_r, struct 
 	if (sqlite3_create_function(hw_catalog_db(r->cat), "snap_msgid_h", 1,
 				    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_msgid_h, NULL,
 				    NULL) != SQLITE_OK) {
+		hw_catalog_error(r->cat, "create function", err);
+		goto out;
+	}
+	if (sqlite3_create_function(hw_catalog_db(r->cat), "snap_migrate_v4", 0, SQLITE_UTF8, r,
+				    snap_sql_migrate_v4, NULL, NULL) != SQLITE_OK) {
 		hw_catalog_error(r->cat, "create function", err);
 		goto out;
 	}
@@ -530,43 +556,39 @@ int snap_at(struct snap_repo *r, int64_t t, int64_t *id_r, struct hw_error *err)
 
 int snap_covered(struct snap_repo *r, struct snap_cover *v, size_t n, struct hw_error *err)
 {
-	int covered = 0;
+	struct snap_held_path hp;
+	int covered = 0, ret = -1;
 
+	snap_held_init(&hp);
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *s = snap_stmt(r,
-			"SELECT f.hash, (SELECT max(sf.snap_id) FROM snap_member m"
-			"   JOIN snap_sfolder sf ON sf.fver_id = m.fver_id WHERE m.file_id = f.id)"
-			" FROM snap_file f JOIN snap_path p ON p.id = f.path_id"
-			" JOIN snap_blob b ON b.hash = f.hash"
-			" WHERE p.relpath = ? AND f.name = ? AND f.size = ?", err);
-		int rc;
+		const struct snap_held *h;
+		size_t nh;
 
-		if (s == NULL)
-			return -1;
 		v[i].covered_r = false;
 		v[i].snapshot_r = 0;
-		sqlite3_bind_text(s, 1, v[i].folder, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, v[i].file, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, (int64_t)v[i].size);
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-			const void *h = sqlite3_column_blob(s, 0);
-			if (sqlite3_column_type(s, 1) == SQLITE_NULL)
+		if (snap_held_load(r, &hp, v[i].folder, err) < 0)
+			goto out;
+		h = snap_held_by_name(&hp, v[i].file, &nh);
+		for (size_t k = 0; k < nh; k++) {
+			bool stored;
+			if (h[k].rec->size != (int64_t)v[i].size ||
+			    (v[i].hash != NULL && memcmp(h[k].rec->hash, v[i].hash, 16) != 0))
 				continue;
-			if (v[i].hash != NULL && (h == NULL || sqlite3_column_bytes(s, 0) != 16 ||
-						  memcmp(h, v[i].hash, 16) != 0))
+			if (snap_blob_stored(r, h[k].rec->hash, &stored, err) < 0)
+				goto out;
+			if (!stored)
 				continue;
-			int64_t id = sqlite3_column_int64(s, 1);
 			v[i].covered_r = true;
-			if (id > v[i].snapshot_r)
-				v[i].snapshot_r = id;
+			if (h[k].last_snap > v[i].snapshot_r)
+				v[i].snapshot_r = h[k].last_snap;
 		}
-		sqlite3_reset(s);
-		if (rc != SQLITE_DONE)
-			return hw_catalog_error(r->cat, "coverage", err);
 		if (v[i].covered_r)
 			covered++;
 	}
-	return covered;
+	ret = covered;
+out:
+	snap_held_release(&hp);
+	return ret;
 }
 
 /* ---- helpers for the command line ---- */

@@ -23,12 +23,16 @@ struct ritem {
 	int64_t size, date;
 	uint32_t uid;
 	uint8_t flags;
-	char *member, *pack;        /* NULL: content not in any pack */
+	char *pack;                 /* NULL: content not in any pack */
+	int64_t uoff;               /* of the member in its segment */
 	int64_t seg_off, seg_clen;
 	struct hw_hash csum;
 	/* results */
 	char *new_file;
 	uint32_t new_uid;
+	char *buf;                  /* content read, waiting for its turn */
+	size_t buflen;
+	bool got;
 	enum snap_restore_action action;
 	size_t add_index;           /* in its folder's adds, for the UID */
 	bool in_adds;
@@ -75,9 +79,9 @@ static void ritem_release(struct ritem *it)
 {
 	free(it->folder);
 	free(it->file);
-	free(it->member);
 	free(it->pack);
 	free(it->new_file);
+	free(it->buf);
 }
 
 static bool name_safe(const char *name)
@@ -93,39 +97,7 @@ static int64_t at_bound(const struct snap_restore_opts *o)
 	return o->has_at ? o->at * 1000000000LL + 999999999LL : INT64_MAX;
 }
 
-/* newest snapshot (the given one, or at or before 'at') matching a condition */
-static int pick_snapshot(struct rctx *c, const char *sql, const char *a, const char *b,
-			 int64_t *snap_r, struct hw_error *err)
-{
-	sqlite3_stmt *s = snap_stmt(c->r, sql, err);
-	int rc;
-
-	*snap_r = 0;
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, b, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, c->o->snapshot);
-	sqlite3_bind_int64(s, 4, at_bound(c->o));
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
-		*snap_r = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return hw_catalog_error(c->r->cat, "choose snapshot", err);
-	return 0;
-}
-
 #define SNAP_COND " AND (?3 = 0 OR sf.snap_id = ?3) AND s.created_ns <= ?4"
-
-#define ITEM_COLS \
-	"SELECT p.relpath, f.name, f.kind, f.hash, f.size, f.date, m.uid, m.flags," \
-	" " SNAP_MEMBER("b") "," \
-	" k.name, g.offset, g.clen, g.csum FROM snap_sfolder sf" \
-	" JOIN snap_fver v ON v.id = sf.fver_id JOIN snap_path p ON p.id = v.path_id" \
-	" JOIN snap_member m ON m.fver_id = v.id JOIN snap_file f ON f.id = m.file_id" \
-	" LEFT JOIN snap_blob b ON b.hash = f.hash LEFT JOIN snap_segment g ON g.id = b.segment_id" \
-	" LEFT JOIN snap_pack k ON k.id = g.pack_id WHERE sf.snap_id = ?1"
 
 static char *col_dup(sqlite3_stmt *s, int i)
 {
@@ -133,54 +105,133 @@ static char *col_dup(sqlite3_stmt *s, int i)
 	return t != NULL ? hw_strdup((const char *)t) : NULL;
 }
 
-static int collect(struct rctx *c, const char *sql, int64_t snap, const char *a, const char *b,
-		   bool messages_only, struct hw_error *err)
+/* one item: a record of a folder in snapshot snap, and where its content is */
+static int add_item(struct rctx *c, int64_t snap, const char *relpath, const struct snap_rec *rec,
+		    uint32_t uid, uint8_t flags, struct hw_error *err)
 {
-	sqlite3_stmt *s = snap_stmt(c->r, sql, err);
-	int rc, found = 0;
+	sqlite3_stmt *s = snap_stmt(c->r, "SELECT b.uoff, k.name, g.offset, g.clen, g.csum"
+				    " FROM snap_blob b JOIN snap_segment g ON g.id = b.segment_id"
+				    " JOIN snap_pack k ON k.id = g.pack_id WHERE b.hash = ?", err);
+	struct ritem *it;
+	int rc;
 
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_int64(s, 1, snap);
-	sqlite3_bind_text(s, 2, a, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, b, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (messages_only && sqlite3_column_int(s, 2) != SNAP_KIND_MESSAGE)
-			continue;
-		HW_GROW(c->v, c->cap, c->n + 1);
-		struct ritem *it = &c->v[c->n++];
-		memset(it, 0, sizeof(*it));
-		it->snap = snap;
-		it->folder = col_dup(s, 0);
-		it->file = col_dup(s, 1);
-		it->kind = sqlite3_column_int(s, 2);
-		if (sqlite3_column_bytes(s, 3) == 16)
-			memcpy(it->hash, sqlite3_column_blob(s, 3), 16);
-		it->size = sqlite3_column_int64(s, 4);
-		it->date = sqlite3_column_int64(s, 5);
-		it->uid = (uint32_t)sqlite3_column_int64(s, 6);
-		it->flags = (uint8_t)sqlite3_column_int(s, 7);
-		it->member = col_dup(s, 8);
-		it->pack = col_dup(s, 9);
-		it->seg_off = sqlite3_column_int64(s, 10);
-		it->seg_clen = sqlite3_column_int64(s, 11);
-		if (sqlite3_column_bytes(s, 12) == 16)
-			memcpy(it->csum.b, sqlite3_column_blob(s, 12), 16);
-		found++;
+	HW_GROW(c->v, c->cap, c->n + 1);
+	it = &c->v[c->n++];
+	memset(it, 0, sizeof(*it));
+	it->snap = snap;
+	it->folder = hw_strdup(relpath);
+	it->file = hw_strdup(rec->name);
+	it->kind = rec->kind;
+	memcpy(it->hash, rec->hash, 16);
+	it->size = rec->size;
+	it->date = rec->date;
+	it->uid = uid;
+	it->flags = flags;
+	it->uoff = -1;
+	sqlite3_bind_blob(s, 1, rec->hash, 16, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		it->uoff = sqlite3_column_int64(s, 0);
+		it->pack = col_dup(s, 1);
+		it->seg_off = sqlite3_column_int64(s, 2);
+		it->seg_clen = sqlite3_column_int64(s, 3);
+		if (sqlite3_column_bytes(s, 4) == 16)
+			memcpy(it->csum.b, sqlite3_column_blob(s, 4), 16);
 	}
 	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return hw_catalog_error(c->r->cat, "restore items", err);
+	return 0;
+}
+
+/* the files of one folder version (all, or only those whose reference is
+   in want) as items of snapshot snap */
+static int collect_fver(struct rctx *c, int64_t snap, int64_t fver_id, const char *relpath,
+			struct snap_hmap *want, const char *name, struct hw_error *err)
+{
+	struct snap_rcache rc;
+	struct snap_lent *le = NULL;
+	size_t nle = 0;
+	int found = -1;
+
+	snap_rcache_init(&rc);
+	if (snap_fver_listing(c->r, fver_id, &le, &nle, err) < 0)
+		goto out;
+	found = 0;
+	for (size_t i = 0; i < nle; i++) {
+		const struct snap_rec *rec;
+		if (want != NULL && snap_refset_get(want, le[i].rset_id, le[i].idx) == NULL)
+			continue;
+		rec = snap_rcache_rec(c->r, &rc, &le[i], err);
+		if (rec == NULL) {
+			found = -1;
+			goto out;
+		}
+		if (name != NULL && strcmp(rec->name, name) != 0)
+			continue;
+		if (add_item(c, snap, relpath, rec, le[i].uid, le[i].flags, err) < 0) {
+			found = -1;
+			goto out;
+		}
+		found++;
+	}
+out:
+	free(le);
+	snap_rcache_release(&rc);
 	return found;
+}
+
+/* the folder versions of a path in the snapshots chosen, newest first */
+struct pfver {
+	int64_t id, snap;
+};
+
+static int path_fvers(struct rctx *c, int64_t path_id, struct pfver **v_r, size_t *n_r,
+		      struct hw_error *err)
+{
+	sqlite3_stmt *s = snap_stmt(c->r, "SELECT v.id, max(sf.snap_id) AS m FROM snap_fver v"
+				    " JOIN snap_sfolder sf ON sf.fver_id = v.id"
+				    " JOIN snap_snapshot s ON s.id = sf.snap_id"
+				    " WHERE v.path_id = ?1 AND ?2 IS NULL" SNAP_COND
+				    " GROUP BY v.id ORDER BY m DESC", err);
+	struct pfver *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*v_r = NULL;
+	*n_r = 0;
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, path_id);
+	sqlite3_bind_int64(s, 3, c->o->snapshot);
+	sqlite3_bind_int64(s, 4, at_bound(c->o));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		HW_GROW(v, cap, n + 1);
+		v[n].id = sqlite3_column_int64(s, 0);
+		v[n].snap = sqlite3_column_int64(s, 1);
+		n++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return hw_catalog_error(c->r->cat, "choose snapshot", err);
+	}
+	*v_r = v;
+	*n_r = n;
+	return 0;
 }
 
 static int collect_folders(struct rctx *c, int64_t snap, const char *relpath, struct hw_error *err)
 {
-	sqlite3_stmt *s = snap_stmt(c->r, "SELECT p.relpath FROM snap_sfolder sf"
+	sqlite3_stmt *s = snap_stmt(c->r, "SELECT p.relpath, v.id FROM snap_sfolder sf"
 				    " JOIN snap_fver v ON v.id = sf.fver_id JOIN snap_path p ON p.id = v.path_id"
 				    " WHERE sf.snap_id = ?1 AND p.relpath >= ?2 AND p.relpath < ?2 || '0' AND (p.relpath = ?2 OR"
 				    " substr(p.relpath, 1, length(?2) + 1) = ?2 || '/')", err);
-	int rc;
+	struct pfver *fv = NULL;
+	size_t nfv = 0, cap_fv = 0, first = c->nfolders;
+	int rc, ret = -1;
 
 	if (s == NULL)
 		return -1;
@@ -189,11 +240,22 @@ static int collect_folders(struct rctx *c, int64_t snap, const char *relpath, st
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		HW_GROW(c->folders, c->cap_folders, c->nfolders + 1);
 		c->folders[c->nfolders++] = col_dup(s, 0);
+		HW_GROW(fv, cap_fv, nfv + 1);
+		fv[nfv].id = sqlite3_column_int64(s, 1);
+		nfv++;
 	}
 	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return hw_catalog_error(c->r->cat, "restore folders", err);
-	return 0;
+	if (rc != SQLITE_DONE) {
+		hw_catalog_error(c->r->cat, "restore folders", err);
+		goto out;
+	}
+	for (size_t i = 0; i < nfv; i++)
+		if (collect_fver(c, snap, fv[i].id, c->folders[first + i], NULL, NULL, err) < 0)
+			goto out;
+	ret = 0;
+out:
+	free(fv);
+	return ret;
 }
 
 static int resolve_message_id(struct rctx *c, const char *id, struct hw_error *err)
@@ -201,37 +263,104 @@ static int resolve_message_id(struct rctx *c, const char *id, struct hw_error *e
 	size_t len = strlen(id);
 	char *other = id[0] == '<' && len >= 2 && id[len - 1] == '>' ? hw_strndup(id + 1, len - 2) :
 		      hw_asprintf("<%s>", id);
-	int64_t snap;
-	int found = 0;
+	struct snap_mref *mr = NULL;
+	size_t nmr = 0;
+	struct snap_hmap want;
+	int64_t snap = 0;
+	int found = -1;
 
-	if (pick_snapshot(c, "SELECT max(sf.snap_id) FROM snap_file f"
-			  " JOIN snap_member m ON m.file_id = f.id"
-			  " JOIN snap_sfolder sf ON sf.fver_id = m.fver_id"
-			  " JOIN snap_snapshot s ON s.id = sf.snap_id"
-			  " WHERE f.msgid_h = snap_msgid_h(?1) AND f.message_id IN (?1, ?2)" SNAP_COND, id, other, &snap, err) < 0)
-		goto fail;
+	snap_hmap_init(&want);
+	if (snap_msgid_refs(c->r, id, other, &mr, &nmr, err) < 0)
+		goto out;
+	for (size_t i = 0; i < nmr; i++)
+		snap_refset_put(&want, mr[i].rset_id, mr[i].idx, 1);
+	/* the newest snapshot (of those chosen) holding one of them */
+	for (size_t i = 0; i < nmr; i++) {
+		struct pfver *fv;
+		size_t nfv;
+		if (i > 0 && mr[i].path_id == mr[i - 1].path_id)
+			continue;
+		if (path_fvers(c, mr[i].path_id, &fv, &nfv, err) < 0)
+			goto out;
+		for (size_t k = 0; k < nfv && fv[k].snap > snap; k++) {
+			struct snap_lent *le;
+			size_t nle;
+			bool has = false;
+			if (snap_fver_listing(c->r, fv[k].id, &le, &nle, err) < 0) {
+				free(fv);
+				goto out;
+			}
+			for (size_t j = 0; j < nle && !has; j++)
+				has = snap_refset_get(&want, le[j].rset_id, le[j].idx) != NULL;
+			free(le);
+			if (has)
+				snap = fv[k].snap;
+		}
+		free(fv);
+	}
 	if (snap == 0) {
 		hw_error_set(err, ENOENT, "message-id %s: in no snapshot%s", id,
 			     c->o->snapshot || c->o->has_at ? " of those chosen" : "");
-		free(other);
-		return 0;
+		found = 0;
+		goto out;
 	}
-	found = collect(c, ITEM_COLS " AND f.msgid_h = snap_msgid_h(?2) AND f.message_id IN (?2, ?3)"
-			" AND f.kind = 1", snap, id, other,
-			true, err);
+	{
+		/* every copy in that snapshot */
+		sqlite3_stmt *s = snap_stmt(c->r, "SELECT v.id, p.relpath FROM snap_sfolder sf"
+					    " JOIN snap_fver v ON v.id = sf.fver_id"
+					    " JOIN snap_path p ON p.id = v.path_id"
+					    " WHERE sf.snap_id = ? AND v.path_id = ?", err);
+		found = 0;
+		for (size_t i = 0; i < nmr; i++) {
+			int64_t fid = 0;
+			char *relpath = NULL;
+			int rc;
+			if (i > 0 && mr[i].path_id == mr[i - 1].path_id)
+				continue;
+			if (s == NULL) {
+				found = -1;
+				goto out;
+			}
+			sqlite3_bind_int64(s, 1, snap);
+			sqlite3_bind_int64(s, 2, mr[i].path_id);
+			rc = sqlite3_step(s);
+			if (rc == SQLITE_ROW) {
+				fid = sqlite3_column_int64(s, 0);
+				relpath = col_dup(s, 1);
+			}
+			sqlite3_reset(s);
+			if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+				found = hw_catalog_error(c->r->cat, "restore items", err);
+				goto out;
+			}
+			if (fid == 0)
+				continue;
+			int f = collect_fver(c, snap, fid, relpath, &want, NULL, err);
+			free(relpath);
+			if (f < 0) {
+				found = -1;
+				goto out;
+			}
+			/* only messages */
+			found += f;
+		}
+	}
+out:
+	snap_hmap_release(&want);
+	free(mr);
 	free(other);
 	return found;
-fail:
-	free(other);
-	return -1;
 }
 
 static int resolve_path(struct rctx *c, const char *path, struct hw_error *err)
 {
-	int64_t snap;
+	sqlite3_stmt *s;
+	int64_t snap = 0, path_id;
 	char *dir = NULL;
 	const char *slash;
-	int found;
+	struct pfver *fv = NULL;
+	size_t nfv = 0;
+	int found = -1, rc;
 
 	if (!snap_relpath_safe(path)) {
 		hw_error_set(err, EINVAL, "%s: not a folder or message path", path);
@@ -239,55 +368,46 @@ static int resolve_path(struct rctx *c, const char *path, struct hw_error *err)
 	}
 	/* a folder? ('0' follows '/': the range lets the relpath index find the
 	   folder and its subfolders) */
-	if (pick_snapshot(c, "SELECT max(sf.snap_id) FROM snap_path p"
-			  " CROSS JOIN snap_fver v CROSS JOIN snap_sfolder sf"
-			  " JOIN snap_snapshot s ON s.id = sf.snap_id"
-			  " WHERE v.path_id = p.id AND sf.fver_id = v.id AND p.relpath >= ?1 AND p.relpath < ?1 || '0' AND (p.relpath = ?1 OR substr(p.relpath, 1, length(?1) + 1) = ?1 || '/')"
-			  " AND ?2 IS NULL" SNAP_COND, path, NULL, &snap, err) < 0)
+	s = snap_stmt(c->r, "SELECT max(sf.snap_id) FROM snap_path p"
+		      " CROSS JOIN snap_fver v CROSS JOIN snap_sfolder sf"
+		      " JOIN snap_snapshot s ON s.id = sf.snap_id"
+		      " WHERE v.path_id = p.id AND sf.fver_id = v.id AND p.relpath >= ?1 AND p.relpath < ?1 || '0' AND (p.relpath = ?1 OR substr(p.relpath, 1, length(?1) + 1) = ?1 || '/')"
+		      " AND ?2 IS NULL" SNAP_COND, err);
+	if (s == NULL)
 		return -1;
-	if (snap != 0) {
-		if (collect_folders(c, snap, path, err) < 0)
-			return -1;
-		found = collect(c, ITEM_COLS " AND p.relpath >= ?2 AND p.relpath < ?2 || '0' AND (p.relpath = ?2 OR"
-				" substr(p.relpath, 1, length(?2) + 1) = ?2 || '/') AND ?3 IS NULL",
-				snap, path, NULL, false, err);
-		return found < 0 ? -1 : 1;
-	}
-	/* FOLDER/FILE */
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, c->o->snapshot);
+	sqlite3_bind_int64(s, 4, at_bound(c->o));
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+		snap = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return hw_catalog_error(c->r->cat, "choose snapshot", err);
+	if (snap != 0)
+		return collect_folders(c, snap, path, err) < 0 ? -1 : 1;
+	/* FOLDER/FILE: the newest version of the folder holding that name */
 	slash = strrchr(path, '/');
 	if (slash == NULL) {
 		hw_error_set(err, ENOENT, "%s: in no snapshot", path);
 		return 0;
 	}
 	dir = hw_strndup(path, (size_t)(slash - path));
-	if (pick_snapshot(c, "SELECT max(sf.snap_id) FROM snap_file f"
-			  " JOIN snap_path p ON p.id = f.path_id"
-			  " JOIN snap_member m ON m.file_id = f.id"
-			  " JOIN snap_sfolder sf ON sf.fver_id = m.fver_id"
-			  " JOIN snap_snapshot s ON s.id = sf.snap_id"
-			  " WHERE p.relpath = ?1 AND f.name = ?2" SNAP_COND, dir, slash + 1, &snap,
-			  err) < 0) {
-		free(dir);
-		return -1;
+	if (snap_path_id(c->r, dir, &path_id, err) < 0)
+		goto out;
+	if (path_id != 0 && path_fvers(c, path_id, &fv, &nfv, err) < 0)
+		goto out;
+	found = 0;
+	for (size_t k = 0; k < nfv && found == 0; k++) {
+		found = collect_fver(c, fv[k].snap, fv[k].id, dir, NULL, slash + 1, err);
+		if (found < 0)
+			goto out;
 	}
-	if (snap == 0) {
+	if (found == 0)
 		hw_error_set(err, ENOENT, "%s: in no snapshot%s", path,
 			     c->o->snapshot || c->o->has_at ? " of those chosen" : "");
-		free(dir);
-		return 0;
-	}
-	/* driven from the file record (CROSS JOIN fixes the order): starting
-	   from the folder would read every member of a large folder */
-	found = collect(c, "SELECT p.relpath, f.name, f.kind, f.hash, f.size, f.date, m.uid,"
-			" m.flags, " SNAP_MEMBER("b") ", k.name, g.offset, g.clen, g.csum"
-			" FROM snap_path p CROSS JOIN snap_file f CROSS JOIN snap_member m"
-			" CROSS JOIN snap_sfolder sf"
-			" LEFT JOIN snap_blob b ON b.hash = f.hash"
-			" LEFT JOIN snap_segment g ON g.id = b.segment_id"
-			" LEFT JOIN snap_pack k ON k.id = g.pack_id"
-			" WHERE p.relpath = ?2 AND f.path_id = p.id AND f.name = ?3"
-			" AND m.file_id = f.id AND sf.fver_id = m.fver_id AND sf.snap_id = ?1",
-			snap, dir, slash + 1, false, err);
+out:
+	free(fv);
 	free(dir);
 	return found;
 }
@@ -565,9 +685,10 @@ struct seg_ctx {
 	struct rctx *c;
 	struct ritem **group;
 	size_t n;
+	bool buffered;              /* keep the content; written afterwards */
 };
 
-static int on_member(void *ctx, const char *name, const void *data, size_t len,
+static int on_member(void *ctx, const char *name, uint64_t uoff, const void *data, size_t len,
 		     struct hw_error *err)
 {
 	struct seg_ctx *sc = ctx;
@@ -575,10 +696,18 @@ static int on_member(void *ctx, const char *name, const void *data, size_t len,
 
 	for (size_t i = 0; i < sc->n; i++) {
 		struct ritem *it = sc->group[i];
-		if (it->action != SNAP_FAILED || it->new_file != NULL)
+		if (it->action != SNAP_FAILED || it->new_file != NULL || it->got)
 			continue;
-		if (strcmp(it->member, name) != 0) {
+		(void)name;
+		if ((uint64_t)it->uoff != uoff) {
 			left++;
+			continue;
+		}
+		if (sc->buffered) {
+			it->buf = hw_malloc(len + 1);
+			memcpy(it->buf, data, len);
+			it->buflen = len;
+			it->got = true;
 			continue;
 		}
 		struct hw_error ierr;
@@ -601,16 +730,19 @@ static int cmp_item_seg(const void *a, const void *b)
 	return x->seg_off < y->seg_off ? -1 : x->seg_off > y->seg_off;
 }
 
-static int read_segments(struct rctx *c, struct hw_error *err)
+/* read the segments holding items [from, to), each once; buffered: keep
+   the content of each item for write_buffered, else write it now */
+static int read_segments(struct rctx *c, size_t from, size_t to, bool buffered,
+			 struct hw_error *err)
 {
-	struct ritem **p = hw_calloc(c->n + 1, sizeof(*p));
+	struct ritem **p = hw_calloc(to - from + 1, sizeof(*p));
 	size_t np = 0;
 	int packfd = -1;
 	char *packname = NULL;
 
-	for (size_t i = 0; i < c->n; i++) {
+	for (size_t i = from; i < to; i++) {
 		c->v[i].action = SNAP_FAILED;
-		if (c->v[i].pack == NULL || c->v[i].member == NULL) {
+		if (c->v[i].pack == NULL || c->v[i].uoff < 0) {
 			hw_diag_error("%s/%s: its content is in no pack: not restored", c->v[i].folder,
 				      c->v[i].file);
 			c->failed++;
@@ -633,13 +765,13 @@ static int read_segments(struct rctx *c, struct hw_error *err)
 			packfd = snap_pack_name_ok(packname) ?
 				 openat(c->r->packs_fd, packname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
 		}
-		struct seg_ctx sc = { c, p + i, j - i };
+		struct seg_ctx sc = { c, p + i, j - i, buffered };
 		struct hw_error serr;
 		int r = packfd < 0 ? hw_error_sys(&serr, "open", path) :
-			snap_segment_read(packfd, path, (uint64_t)p[i]->seg_off,
+			snap_segment_walk(packfd, path, (uint64_t)p[i]->seg_off,
 					  (uint64_t)p[i]->seg_clen, &p[i]->csum, on_member, &sc, &serr);
 		for (size_t k = i; k < j; k++) {
-			if (p[k]->new_file != NULL || p[k]->action != SNAP_FAILED)
+			if (p[k]->new_file != NULL || p[k]->action != SNAP_FAILED || p[k]->got)
 				continue;
 			hw_diag_error("%s/%s: not restored: %s", p[k]->folder, p[k]->file,
 				      r < 0 ? serr.msg : "member missing from its segment");
@@ -654,6 +786,48 @@ static int read_segments(struct rctx *c, struct hw_error *err)
 	free(p);
 	(void)err;
 	return 0;
+}
+
+/* write the items read, in the order of the listing: new file names and
+   UIDs in the live store follow the snapshot's order, whatever the order
+   of the content in the packs (grouped by similarity, not by folder) */
+static void write_buffered(struct rctx *c, size_t from, size_t to)
+{
+	for (size_t k = from; k < to; k++) {
+		struct ritem *it = &c->v[k];
+		struct hw_error ierr;
+
+		if (!it->got)
+			continue;
+		if (write_item(c, it, it->buf, it->buflen, &ierr) < 0) {
+			hw_diag_error("%s", ierr.msg);
+			c->failed++;
+			it->new_file = hw_strdup("");   /* handled (failed) */
+		}
+		free(it->buf);
+		it->buf = NULL;
+	}
+}
+
+/* content held in memory at a time while restoring into the store */
+#define RESTORE_CHUNK_BYTES ((int64_t)64 << 20)
+
+static void read_and_write(struct rctx *c, struct hw_error *err)
+{
+	if (c->o->to_dir != NULL) {
+		/* plain files keep their names: any order will do */
+		read_segments(c, 0, c->n, false, err);
+		return;
+	}
+	for (size_t from = 0; from < c->n;) {
+		size_t to = from;
+		int64_t bytes = 0;
+		while (to < c->n && (to == from || bytes + c->v[to].size <= RESTORE_CHUNK_BYTES))
+			bytes += c->v[to++].size;
+		read_segments(c, from, to, true, err);
+		write_buffered(c, from, to);
+		from = to;
+	}
 }
 
 /* recreate folders that hold nothing (and make sure every folder of a folder
@@ -816,7 +990,7 @@ int snap_restore(struct snap_repo *r, const struct hw_store *st, const struct sn
 	if (snap_packs_lock(r, false, err) <= 0)
 		goto out;
 	make_folders(&c);
-	read_segments(&c, err);
+	read_and_write(&c, err);
 	finish_store(&c);
 	if (c.to_fd >= 0 && !o->dry_run && c.use_syncfs && syncfs(c.to_fd) < 0) {
 		hw_diag_error("syncfs(%s) failed: %s", o->to_dir, strerror(errno));

@@ -53,12 +53,110 @@ void snap_hmap_put(struct snap_hmap *m, const uint8_t key[16], int64_t value);
    SQL: snap_msgid_h(text)) */
 int64_t snap_msgid_hash(const char *id, size_t len);
 
-/* The member name of a blob row (SQL, B its alias): stored as text only
-   when it is not the path of the file record the content was stored from
-   (file_id): e.g. after prune renamed it, or dropped that record */
-#define SNAP_MEMBER(B) "coalesce(nullif(" B ".member, ''), (SELECT mp.relpath || '/' ||" \
+/* Schema 3's member name of a blob row (SQL, B its alias), for the
+   migration to schema 4 only */
+#define SNAP_MEMBER3(B) "coalesce(nullif(" B ".member, ''), (SELECT mp.relpath || '/' ||" \
 	" mf.name FROM snap_file mf JOIN snap_path mp ON mp.id = mf.path_id" \
 	" WHERE mf.id = " B ".file_id))"
+
+/* ---- schema 4 (records.c): record sets and folder listings ---- */
+
+/* an immutable file record (one entry of a record set) */
+struct snap_rec {
+	const char *name;
+	int kind;                   /* SNAP_KIND_* */
+	uint8_t hash[16];
+	int64_t size, mtime_ns, ino, date;
+	const char *from, *subject, *message_id;   /* NULL: none */
+};
+/* a decoded snap_rset row: the records of one folder new in one snapshot */
+struct snap_rset {
+	int64_t id, path_id, snap_id;
+	size_t n;
+	struct snap_rec *v;
+	char *text;                 /* the strings of v */
+};
+/* one file of a folder version: a record and its UID and flags */
+struct snap_lent {
+	int64_t rset_id;
+	uint32_t idx;
+	uint32_t uid;
+	uint8_t flags;
+};
+/* compressed blobs (format byte + zstd frame): -1 on error */
+int snap_rset_encode(const struct snap_rec *v, size_t n, struct hw_buf *out, struct hw_error *err);
+int snap_rset_decode(const void *z, size_t zlen, struct snap_rset *rs, struct hw_error *err);
+void snap_rset_release(struct snap_rset *rs);
+int snap_listing_encode(const struct snap_lent *v, size_t n, struct hw_buf *out,
+			struct hw_error *err);
+int snap_listing_decode(const void *z, size_t zlen, struct snap_lent **v_r, size_t *n_r,
+			struct hw_error *err);
+/* the identities (name, ino, size, mtime_ns) of a folder version's other
+   files (snap_fver.others, uncompressed); decode: 0 ok, -1 damaged */
+void snap_others_encode(const struct snap_rec *v, size_t n, struct hw_buf *out);
+int snap_others_decode(const void *b, size_t len, struct snap_rset *rs);
+/* from the catalog */
+int snap_rset_load(struct snap_repo *r, int64_t id, struct snap_rset *rs, struct hw_error *err);
+int snap_fver_listing(struct snap_repo *r, int64_t fver_id, struct snap_lent **v_r, size_t *n_r,
+		      struct hw_error *err);
+/* decoded record sets, loaded on first use */
+struct snap_rcache {
+	struct snap_hmap map;
+	struct snap_rset **v;
+	size_t n, cap;
+};
+void snap_rcache_init(struct snap_rcache *c);
+void snap_rcache_release(struct snap_rcache *c);
+const struct snap_rset *snap_rcache_get(struct snap_repo *r, struct snap_rcache *c, int64_t id,
+					struct hw_error *err);
+/* the record a listing entry refers to; NULL (err filled) if damaged */
+const struct snap_rec *snap_rcache_rec(struct snap_repo *r, struct snap_rcache *c,
+				       const struct snap_lent *e, struct hw_error *err);
+/* a map keyed by record reference (rset_id, idx) */
+void snap_refset_put(struct snap_hmap *m, int64_t rset_id, uint32_t idx, int64_t value);
+int64_t *snap_refset_get(struct snap_hmap *m, int64_t rset_id, uint32_t idx);
+/* what the snapshots hold of one folder path: every record a folder
+   version in some snapshot refers to, with its first and last snapshot */
+struct snap_held {
+	const struct snap_rec *rec;
+	int64_t rset_id;
+	uint32_t idx;
+	int64_t first_snap, last_snap;
+	uint32_t uid;               /* in last_snap */
+	uint8_t flags;
+};
+struct snap_held_path {
+	char *relpath;              /* loaded for this path; NULL: nothing */
+	int64_t path_id;            /* 0: a path the repository never saw */
+	struct snap_rcache rc;
+	struct snap_held *v;        /* by name, then newest first */
+	size_t n;
+	struct snap_hmap byref, byhash;
+};
+void snap_held_init(struct snap_held_path *hp);
+void snap_held_release(struct snap_held_path *hp);
+/* load (unless that path is loaded already); 0 ok, -1 error */
+int snap_held_load(struct snap_repo *r, struct snap_held_path *hp, const char *relpath,
+		   struct hw_error *err);
+const struct snap_held *snap_held_by_name(struct snap_held_path *hp, const char *name, size_t *n_r);
+const struct snap_held *snap_held_by_ref(struct snap_held_path *hp, int64_t rset_id, uint32_t idx);
+const struct snap_held *snap_held_by_hash(struct snap_held_path *hp, const uint8_t hash[16]);
+/* snap_path id of a relpath: 1 found, 0 none (*id_r 0), -1 error */
+int snap_path_id(struct snap_repo *r, const char *relpath, int64_t *id_r, struct hw_error *err);
+/* is this content in a pack? */
+int snap_blob_stored(struct snap_repo *r, const uint8_t hash[16], bool *stored_r,
+		     struct hw_error *err);
+/* the message records holding a Message-ID (id, or other: the same with
+   or without angle brackets), by folder path */
+struct snap_mref {
+	int64_t path_id;
+	int64_t rset_id;
+	uint32_t idx;
+};
+int snap_msgid_refs(struct snap_repo *r, const char *id, const char *other,
+		    struct snap_mref **v_r, size_t *n_r, struct hw_error *err);
+/* SQL snap_migrate_v4() (user data: the repository): schema 3 -> 4 */
+void snap_sql_migrate_v4(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 
 /* {name, CREATE INDEX ...} of the indexes a first snapshot builds at the end */
 extern const char *const snap_bulk_indexes[][2];

@@ -49,6 +49,7 @@
 #include "store.h"
 
 #define SNAP_REPO_DEFAULT "snapshots"   /* below the state directory */
+#define SNAP_WINDOW_DEFAULT ((uint64_t)128 << 20)
 
 struct snap_repo;
 
@@ -73,6 +74,10 @@ struct snap_create_opts {
 	bool full;                  /* store every file again (no dedup, no trust) */
 	bool dry_run;               /* count what would be stored; write nothing */
 	int jobs;                   /* compression threads; 0: CPUs */
+	uint64_t window;            /* reorder window: bytes of new content sorted
+				       by similarity before they go into the pack;
+				       0: SNAP_WINDOW_DEFAULT, or the environment's
+				       HIWATER_SNAPSHOT_WINDOW (MB; 0 turns it off) */
 	struct hw_catalog *state_cat; /* the indexer's catalog, optional: its
 				       content hashes and headers spare reads */
 };

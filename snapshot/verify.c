@@ -10,7 +10,7 @@
 #include "snap-int.h"
 
 struct vblob {
-	char *member;
+	int64_t uoff;
 	uint8_t hash[16];
 	int64_t size;
 	bool seen, bad;
@@ -20,6 +20,8 @@ struct vseg {
 	int64_t id, offset, clen;
 	char *pack;
 	struct hw_hash csum;
+	struct vblob *b;            /* the blobs the catalog puts there */
+	size_t nb, cap_b;
 };
 
 struct vctx {
@@ -28,17 +30,18 @@ struct vctx {
 	uint64_t members, bytes;
 };
 
-static int on_member(void *ctx, const char *name, const void *data, size_t len,
+static int on_member(void *ctx, const char *name, uint64_t uoff, const void *data, size_t len,
 		     struct hw_error *err)
 {
 	struct vctx *vc = ctx;
 	struct hw_hash h;
 
 	(void)err;
+	(void)name;
 	vc->members++;
 	vc->bytes += len;
 	for (size_t i = 0; i < vc->n; i++) {
-		if (vc->b[i].seen || strcmp(vc->b[i].member, name) != 0)
+		if (vc->b[i].seen || (uint64_t)vc->b[i].uoff != uoff)
 			continue;
 		hw_hash_buf(data, len, &h);
 		vc->b[i].seen = true;
@@ -48,72 +51,109 @@ static int on_member(void *ctx, const char *name, const void *data, size_t len,
 	return 0;
 }
 
-/* the files (folder/name) of every snapshot that hold one of these blobs */
+/* the files (folder/name) of every snapshot that hold one of these blobs:
+   every record set is decoded (only after damage was found) */
 static int affected_files(struct snap_repo *r, const struct vblob *b, size_t n, bool only_bad,
 			  char ***v_r, size_t *n_r, struct hw_error *err)
 {
+	struct snap_hmap want, seen;
 	char **v = NULL;
 	size_t nv = 0, cap = 0;
+	sqlite3_stmt *s;
+	int rc, ret = -1;
 
-	for (size_t i = 0; i < n; i++) {
-		if (only_bad && !b[i].bad && b[i].seen)
-			continue;
-		sqlite3_stmt *s = snap_stmt(r, "SELECT DISTINCT p.relpath, f.name FROM snap_file f"
-					    " JOIN snap_path p ON p.id = f.path_id WHERE f.hash = ?", err);
-		int rc;
-		if (s == NULL)
-			return -1;
-		sqlite3_bind_blob(s, 1, b[i].hash, 16, SQLITE_STATIC);
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-			HW_GROW(v, cap, nv + 1);
-			v[nv++] = hw_asprintf("%s/%s", sqlite3_column_text(s, 0), sqlite3_column_text(s, 1));
-		}
-		sqlite3_reset(s);
-		if (rc != SQLITE_DONE)
-			return hw_catalog_error(r->cat, "affected files", err);
-	}
-	*v_r = v;
-	*n_r = nv;
-	return 0;
-}
-
-static void vblobs_free(struct vblob *b, size_t n)
-{
+	*v_r = NULL;
+	*n_r = 0;
+	snap_hmap_init(&want);
+	snap_hmap_init(&seen);
 	for (size_t i = 0; i < n; i++)
-		free(b[i].member);
-	free(b);
-}
-
-static int load_blobs(struct snap_repo *r, int64_t seg, struct vblob **b_r, size_t *n_r,
-		      struct hw_error *err)
-{
-	sqlite3_stmt *s = snap_stmt(r, "SELECT " SNAP_MEMBER("b") ", hash, size FROM snap_blob b"
-				    " WHERE segment_id = ?",
-				    err);
-	struct vblob *b = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, seg);
+		if (!only_bad || b[i].bad || !b[i].seen)
+			snap_hmap_put(&want, b[i].hash, 1);
+	s = snap_stmt(r, "SELECT r.data, p.relpath FROM snap_rset r"
+		      " JOIN snap_path p ON p.id = r.path_id", err);
+	if (s == NULL || want.n == 0)
+		goto done;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		HW_GROW(b, cap, n + 1);
-		memset(&b[n], 0, sizeof(b[n]));
-		b[n].member = hw_strdup((const char *)sqlite3_column_text(s, 0));
-		if (sqlite3_column_bytes(s, 1) == 16)
-			memcpy(b[n].hash, sqlite3_column_blob(s, 1), 16);
-		b[n].size = sqlite3_column_int64(s, 2);
-		n++;
+		struct snap_rset set;
+		struct hw_error derr;
+		if (snap_rset_decode(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0),
+				     &set, &derr) < 0)
+			continue;
+		for (size_t i = 0; i < set.n; i++) {
+			struct hw_hash nh;
+			char *f;
+			if (snap_hmap_get(&want, set.v[i].hash) == NULL)
+				continue;
+			f = hw_asprintf("%s/%s", sqlite3_column_text(s, 1), set.v[i].name);
+			hw_hash_buf(f, strlen(f), &nh);
+			if (snap_hmap_get(&seen, nh.b) != NULL) {
+				free(f);
+				continue;
+			}
+			snap_hmap_put(&seen, nh.b, 1);
+			HW_GROW(v, cap, nv + 1);
+			v[nv++] = f;
+		}
+		snap_rset_release(&set);
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
-		vblobs_free(b, n);
-		return hw_catalog_error(r->cat, "segment blobs", err);
+		hw_catalog_error(r->cat, "affected files", err);
+		goto out;
 	}
-	*b_r = b;
-	*n_r = n;
-	return 0;
+done:
+	if (s == NULL)
+		goto out;
+	*v_r = v;
+	*n_r = nv;
+	v = NULL;
+	ret = 0;
+out:
+	for (size_t i = 0; v != NULL && i < nv; i++)
+		free(v[i]);
+	free(v);
+	snap_hmap_release(&want);
+	snap_hmap_release(&seen);
+	return ret;
+}
+
+/* the blobs of the segments to verify: one scan of snap_blob (it has no
+   index by segment: verify is rare) */
+static int load_blobs(struct snap_repo *r, struct vseg *segs, size_t nseg, struct hw_error *err)
+{
+	struct snap_hmap byid;
+	sqlite3_stmt *s;
+	int rc, ret = -1;
+
+	snap_hmap_init(&byid);
+	for (size_t i = 0; i < nseg; i++)
+		snap_refset_put(&byid, segs[i].id, 0, (int64_t)i);
+	s = snap_stmt(r, "SELECT segment_id, hash, uoff, size FROM snap_blob", err);
+	if (s == NULL)
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t *at = snap_refset_get(&byid, sqlite3_column_int64(s, 0), 0);
+		struct vseg *g;
+		if (at == NULL)
+			continue;
+		g = &segs[*at];
+		HW_GROW(g->b, g->cap_b, g->nb + 1);
+		memset(&g->b[g->nb], 0, sizeof(g->b[0]));
+		if (sqlite3_column_bytes(s, 1) == 16)
+			memcpy(g->b[g->nb].hash, sqlite3_column_blob(s, 1), 16);
+		g->b[g->nb].uoff = sqlite3_column_int64(s, 2);
+		g->b[g->nb].size = sqlite3_column_int64(s, 3);
+		g->nb++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		hw_catalog_error(r->cat, "segment blobs", err);
+		goto out;
+	}
+	ret = 0;
+out:
+	snap_hmap_release(&byid);
+	return ret;
 }
 
 int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_verify_fn *fn,
@@ -145,6 +185,7 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		HW_GROW(segs, cap, nseg + 1);
 		struct vseg *v = &segs[nseg++];
+		memset(v, 0, sizeof(*v));
 		v->id = sqlite3_column_int64(s, 0);
 		v->offset = sqlite3_column_int64(s, 1);
 		v->clen = sqlite3_column_int64(s, 2);
@@ -157,6 +198,8 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 		hw_catalog_error(r->cat, "segments", err);
 		goto out;
 	}
+	if (load_blobs(r, segs, nseg, err) < 0)
+		goto out;
 	if (snap_packs_lock(r, false, err) <= 0)
 		goto out;
 	ok_ids = hw_calloc(nseg + 1, sizeof(*ok_ids));
@@ -169,10 +212,8 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 		const char *why = NULL;
 		char whybuf[HW_ERROR_MAX];
 
-		if (load_blobs(r, v->id, &vc.b, &vc.n, err) < 0) {
-			free(path);
-			goto out;
-		}
+		vc.b = v->b;
+		vc.n = v->nb;
 		if (packname == NULL || strcmp(packname, v->pack) != 0) {
 			if (packfd >= 0)
 				close(packfd);
@@ -183,7 +224,7 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 		if (packfd < 0) {
 			hw_error_sys(&serr, "open", path);
 			bad = true;
-		} else if (snap_segment_read(packfd, path, (uint64_t)v->offset, (uint64_t)v->clen,
+		} else if (snap_segment_walk(packfd, path, (uint64_t)v->offset, (uint64_t)v->clen,
 					     &v->csum, on_member, &vc, &serr) < 0) {
 			bad = true;
 		}
@@ -211,7 +252,6 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 			if (bad)
 				res->bad_segments++;
 			if (affected_files(r, vc.b, vc.n, !bad, &aff, &naff, err) < 0) {
-				vblobs_free(vc.b, vc.n);
 				free(path);
 				goto out;
 			}
@@ -225,7 +265,6 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 		} else {
 			ok_ids[nok++] = v->id;
 		}
-		vblobs_free(vc.b, vc.n);
 		free(path);
 	}
 	snap_packs_unlock(r);
@@ -256,8 +295,10 @@ out:
 	if (packfd >= 0)
 		close(packfd);
 	free(packname);
-	for (size_t i = 0; i < nseg; i++)
+	for (size_t i = 0; i < nseg; i++) {
 		free(segs[i].pack);
+		free(segs[i].b);
+	}
 	free(segs);
 	free(ok_ids);
 	return ret;

@@ -39,17 +39,12 @@ run() {     # run EXPECT... -- ARGS: exit in EXPECT, a message if not 0 or 1
 	[ $rc -le 1 ] || [ -s run.err ] || die "hiwater $* exited $rc without a word"
 }
 
-# 1. names in the catalog: '..', absolute, a path through a subfolder
-n=$(sqlite3 "$db" "SELECT count(*) FROM snap_file f JOIN snap_path p ON p.id = f.path_id
-	WHERE p.relpath = '$mb' AND f.kind = 1")
-[ "$n" -ge 4 ] || die "too few messages in $mb"
+# 1. names in the catalog: a folder path through '..' (file names with
+# '..', absolute or through a subfolder live in compressed record sets:
+# tests/unit/check_snapshot.c crafts those)
+n=$(sqlite3 "$db" "SELECT count(*) FROM snap_path WHERE relpath LIKE '$mb/%'")
+[ "$n" -ge 1 ] || die "no subfolder in $mb"
 sqlite3 "$db" "
-UPDATE snap_file SET name = '../../../$tok-dotdot.msg' WHERE id = (SELECT f.id FROM snap_file f
-	JOIN snap_path p ON p.id = f.path_id WHERE p.relpath = '$mb' AND f.kind = 1 ORDER BY f.id LIMIT 1);
-UPDATE snap_file SET name = '/tmp/$tok-abs.msg' WHERE id = (SELECT f.id FROM snap_file f
-	JOIN snap_path p ON p.id = f.path_id WHERE p.relpath = '$mb' AND f.kind = 1 ORDER BY f.id LIMIT 1 OFFSET 1);
-UPDATE snap_file SET name = 'Sub.IMAP/../../$tok-sub.msg' WHERE id = (SELECT f.id FROM snap_file f
-	JOIN snap_path p ON p.id = f.path_id WHERE p.relpath = '$mb' AND f.kind = 1 ORDER BY f.id LIMIT 1 OFFSET 2);
 UPDATE snap_path SET relpath = '$mb/../../../$tok-folder.IMAP' WHERE id = (SELECT id FROM snap_path
 	WHERE relpath LIKE '$mb/%' ORDER BY id LIMIT 1);"
 run "0 1 2" restore --to rt "$mb"

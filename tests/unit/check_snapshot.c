@@ -118,11 +118,6 @@ START_TEST(test_forged_pack_refused)
 		"INSERT INTO snap_segment(id, pack_id, offset, clen, ulen, members, csum)"
 		" VALUES (99, 99, 0, %zu, 0, 3, x'00');"
 		"INSERT INTO snap_path(id, relpath) VALUES (99, 'ex.com/eve');"
-		"INSERT INTO snap_fver(id, path_id, dir_mtime_ns, dir_entries, dir_ino, files,"
-		" messages, bytes) VALUES (99, 99, 0, 0, 0, 3, 3, 15);"
-		"INSERT INTO snap_file(id, path_id, name, kind, hash, size, mtime_ns, ino)"
-		" VALUES (99, 99, 'md50000000001.msg', 1, x'00', 5, 0, 0);"
-		"INSERT INTO snap_member VALUES (99, 99, 1, 0);"
 		"INSERT INTO snap_sfolder VALUES (1, 99);", name, len, len);
 	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	free(sql);
@@ -131,20 +126,43 @@ START_TEST(test_forged_pack_refused)
 	sqlite3_bind_blob(s, 1, csum.b, 16, SQLITE_STATIC);
 	ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
 	sqlite3_finalize(s);
-	ck_assert_int_eq(sqlite3_prepare_v2(db, "UPDATE snap_file SET hash = ? WHERE id = 99;",
-					    -1, &s, NULL), SQLITE_OK);
-	sqlite3_bind_blob(s, 1, h.b, 16, SQLITE_STATIC);
-	ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
-	sqlite3_finalize(s);
-	/* each hostile member name in turn is what the catalog asks for */
-	const char *members[] = { "../../victim", victim, "ex.com/bob/md50000000009.msg" };
+	{
+		/* one record, in one folder version of snapshot 1 */
+		struct snap_rec rec = { .name = "md50000000001.msg", .kind = SNAP_KIND_MESSAGE,
+					.size = 5 };
+		struct snap_lent le = { .rset_id = 99, .idx = 0, .uid = 1 };
+		struct hw_buf b;
+		memcpy(rec.hash, h.b, 16);
+		hw_buf_init(&b);
+		ck_assert_int_eq(snap_rset_encode(&rec, 1, &b, &err), 0);
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT INTO snap_rset(id, path_id, snap_id,"
+						    " n, data) VALUES (99, 99, 1, 1, ?)", -1, &s, NULL),
+				 SQLITE_OK);
+		sqlite3_bind_blob(s, 1, b.data, (int)b.len, SQLITE_TRANSIENT);
+		ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+		sqlite3_finalize(s);
+		ck_assert_int_eq(snap_listing_encode(&le, 1, &b, &err), 0);
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT INTO snap_fver(id, path_id,"
+						    " dir_mtime_ns, dir_entries, dir_ino, files,"
+						    " messages, bytes, listing)"
+						    " VALUES (99, 99, 0, 0, 0, 1, 1, 5, ?)", -1, &s,
+						    NULL), SQLITE_OK);
+		sqlite3_bind_blob(s, 1, b.data, (int)b.len, SQLITE_TRANSIENT);
+		ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+		sqlite3_finalize(s);
+		hw_buf_release(&b);
+	}
+	/* each hostile member in turn is where the catalog points (the
+	   members' headers are 1 KB apart: header and a block of data; 4096
+	   points past the end) */
+	const int64_t members[] = { 0, 1024, 2048, 4096 };
 	tl_mkdirs(dir, "out");
 	out = tl_path(dir, "out/deep");
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < 4; k++) {
 		ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO snap_blob"
-						    "(hash, segment_id, member, size) VALUES (?, 99, ?, 5)", -1, &s, NULL), SQLITE_OK);
+						    "(hash, segment_id, uoff, size) VALUES (?, 99, ?, 5)", -1, &s, NULL), SQLITE_OK);
 		sqlite3_bind_blob(s, 1, h.b, 16, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, members[k], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, members[k]);
 		ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
 		sqlite3_finalize(s);
 		char *path = "ex.com/eve";
@@ -186,95 +204,399 @@ START_TEST(test_forged_pack_refused)
 }
 END_TEST
 
-static int count_row(void *ctx, const struct snap_find_row *row)
-{
-	int *n = ctx;
+struct frows {
+	int n;
+	char folder[256], file[256];
+	int64_t first, last;
+};
 
-	ck_assert_str_eq(row->file, "md50000000003.msg");
-	(*n)++;
+static int keep_row(void *ctx, const struct snap_find_row *row)
+{
+	struct frows *f = ctx;
+
+	f->n++;
+	snprintf(f->folder, sizeof(f->folder), "%s", row->folder);
+	snprintf(f->file, sizeof(f->file), "%s", row->file);
+	f->first = row->first_snapshot;
+	f->last = row->last_snapshot;
 	return 0;
 }
 
-/* A repository written with catalog schema 2 (Message-ID index over the
-   text, no msgid_h) opens as schema 3: the hash column is filled and find
-   and restore by Message-ID work in both forms */
-START_TEST(test_migrate_v2)
+static void same_file(const char *a, const char *b)
+{
+	size_t la, lb;
+	char *da = tl_read_file(a, &la), *db = tl_read_file(b, &lb);
+
+	ck_assert_ptr_nonnull(da);
+	ck_assert_ptr_nonnull(db);
+	ck_assert_uint_eq(la, lb);
+	ck_assert(memcmp(da, db, la) == 0);
+	free(da);
+	free(db);
+}
+
+/* A repository written by hiwater 842c392 (catalog schema 3, made by
+   tests/data/mkfixture-v3.sh: a pruned and repacked snapshot whose member
+   names are partly text, partly derived) opens as schema 4: list, find,
+   restore (a message, a folder, by Message-ID), verify and a new snapshot
+   all work */
+START_TEST(test_migrate_v3)
 {
 	struct hw_store *st;
 	struct hw_error err;
 	struct snap_repo *r;
-	struct snap_create_opts o = { 0 };
-	struct snap_create_result res;
+	struct snap_info *v;
+	size_t n;
+	char *cmd = hw_asprintf("tar --zstd -xf '%s/tests/data/snap-v3.tar.zst' -C '%s'",
+				HW_SRCDIR, dir);
 	char *store = tl_path(dir, "store"), *repo = tl_path(dir, "repo");
-	char *cat = tl_path(dir, "repo/catalog.db");
-	sqlite3 *db;
-	int n;
+	char *out = tl_path(dir, "out");
 
-	tl_mkdirs(dir, "store/ex.com/bob");
-	tl_mkdirs(dir, "repo");
-	tl_write_file(store, "ex.com/bob/md50000000003.msg",
-		      "Message-ID: <m3@ex.com>\nSubject: z\n\nthree\n", 42, 0644);
-	ck_assert_int_eq(hw_store_open(store, &st, &err), 1);
-	ck_assert_int_eq(snap_repo_open(repo, true, &r, &err), 1);
-	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
-	snap_repo_free(&r);
-	/* back to schema 2 */
-	ck_assert_int_eq(sqlite3_open(cat, &db), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, "DROP INDEX snap_file_msgid_h;"
-				      "ALTER TABLE snap_file DROP COLUMN msgid_h;"
-				      "CREATE INDEX snap_file_msgid ON snap_file(message_id)"
-				      " WHERE message_id IS NOT NULL;"
-				      "UPDATE snap_blob SET member = (SELECT p.relpath || '/' || f.name"
-				      " FROM snap_file f JOIN snap_path p ON p.id = f.path_id"
-				      " WHERE f.id = snap_blob.file_id) WHERE member = '';"
-				      "ALTER TABLE snap_blob DROP COLUMN file_id;"
-				      "UPDATE schema_version SET version = 2 WHERE module = 'snapshot'",
-				      NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
 	ck_assert_int_eq(snap_repo_open(repo, false, &r, &err), 1);
 	{
 		sqlite3_stmt *s;
 		ck_assert_int_eq(sqlite3_prepare_v2(hw_catalog_db(snap_repo_catalog(r)),
 						    "SELECT (SELECT version FROM schema_version WHERE"
-						    " module = 'snapshot'), count(msgid_h) FROM snap_file",
+						    " module = 'snapshot'), (SELECT count(*) FROM snap_rset),"
+						    " (SELECT count(*) FROM snap_blob WHERE uoff < 0),"
+						    " (SELECT count(*) FROM snap_msgid),"
+						    " (SELECT count(*) FROM sqlite_master WHERE name IN"
+						    "  ('snap_file', 'snap_member', 'snap_blob4')),"
+						    " (SELECT count(*) - count(others) FROM snap_fver)",
 						    -1, &s, NULL), SQLITE_OK);
 		ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-		ck_assert_int_eq(sqlite3_column_int(s, 0), 3);
-		ck_assert_int_eq(sqlite3_column_int(s, 1), 1);
+		ck_assert_int_eq(sqlite3_column_int(s, 0), 4);
+		ck_assert_int_gt(sqlite3_column_int(s, 1), 0);
+		ck_assert_int_eq(sqlite3_column_int(s, 2), 0);   /* every member found */
+		ck_assert_int_ge(sqlite3_column_int(s, 3), 5);
+		ck_assert_int_eq(sqlite3_column_int(s, 4), 0);
+		ck_assert_int_eq(sqlite3_column_int(s, 5), 0);   /* others filled */
 		sqlite3_finalize(s);
 	}
+	ck_assert_int_eq(snap_list(r, &v, &n, &err), 1);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(v[0].id, 2);
+	ck_assert_int_eq(v[1].id, 3);
+	ck_assert_uint_eq(v[1].messages, 5);
+	snap_infos_free(v, n);
+	/* m1's content was stored as bob's file; only amy's copy is held now */
 	for (int form = 0; form < 2; form++) {
-		struct snap_find_query q = { .message_id = form ? "m3@ex.com" : "<m3@ex.com>" };
-		n = 0;
-		ck_assert_int_eq(snap_find(r, &q, count_row, &n, &err), 1);
-		ck_assert_int_eq(n, 1);
+		struct snap_find_query q = { .message_id = form ? "m1@ex.com" : "<m1@ex.com>" };
+		struct frows f = { 0 };
+		ck_assert_int_eq(snap_find(r, &q, keep_row, &f, &err), 1);
+		ck_assert_str_eq(f.folder, "ex.com/amy");
+		ck_assert_str_eq(f.file, "md50000000007.msg");
+		ck_assert_int_eq(f.first, 2);
+		ck_assert_int_eq(f.last, 3);
 	}
 	{
-		struct snap_find_query q = { .message_id = "m4@ex.com" };
-		n = 0;
-		ck_assert_int_eq(snap_find(r, &q, count_row, &n, &err), 0);
+		struct snap_find_query q = { .subject = "SENT" };
+		struct frows f = { 0 };
+		ck_assert_int_eq(snap_find(r, &q, keep_row, &f, &err), 1);
+		ck_assert_str_eq(f.folder, "ex.com/bob/Sent Items.IMAP");
 	}
 	{
-		/* restored from a blob row written with its member name as text */
-		char *ids[] = { "m3@ex.com" };
-		char *out = tl_path(dir, "out");
-		struct snap_restore_opts ro = { .to_dir = out, .message_ids = ids,
-						.nmessage_ids = 1 };
-		size_t len;
-		char *got;
-		ck_assert_int_eq(snap_restore(r, NULL, &ro, NULL, NULL, &err), 1);
-		char *file = tl_path(dir, "out/ex.com/bob/md50000000003.msg");
-		got = tl_read_file(file, &len);
-		ck_assert_uint_eq(len, 42);
-		free(got);
-		free(file);
-		free(out);
+		char *paths[] = { "ex.com/amy/md50000000007.msg", "ex.com/bob" };
+		char *ids[] = { "m4@ex.com" };
+		struct snap_restore_opts o = { .to_dir = out, .paths = paths, .npaths = 2,
+					       .message_ids = ids, .nmessage_ids = 1 };
+		static const char *const files[] = {
+			"ex.com/amy/md50000000007.msg", "ex.com/amy/md50000000003.msg",
+			"ex.com/bob/md50000000002.msg", "ex.com/bob/md50000000004.msg",
+			"ex.com/bob/Sent Items.IMAP/md50000000001.msg",
+		};
+		ck_assert_int_eq(snap_restore(r, NULL, &o, NULL, NULL, &err), 5);
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			char *a = tl_path(out, files[i]), *b = tl_path(store, files[i]);
+			same_file(a, b);
+			free(a);
+			free(b);
+		}
+	}
+	{
+		struct snap_verify_opts o = { .percent = 100 };
+		struct snap_verify_result res;
+		ck_assert_int_eq(snap_verify(r, &o, NULL, NULL, &res, &err), 1);
+		ck_assert_uint_eq(res.bad_segments, 0);
+		ck_assert_uint_eq(res.bad_members, 0);
+		ck_assert_uint_eq(res.members, 5);
+	}
+	{
+		/* a new snapshot stores nothing again */
+		struct snap_create_opts o = { 0 };
+		struct snap_create_result res;
+		ck_assert_int_eq(hw_store_open(store, &st, &err), 1);
+		ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+		ck_assert_int_eq(res.id, 4);
+		ck_assert_uint_eq(res.messages, 5);
+		ck_assert_uint_eq(res.files_added, 0);
+		hw_store_free(&st);
 	}
 	snap_repo_free(&r);
-	hw_store_free(&st);
 	free(store);
 	free(repo);
-	free(cat);
+	free(out);
+}
+END_TEST
+
+/* A schema 3 repository with a damaged pack upgrades all the same: the
+   members of the segment it cannot read keep no offset (uoff -1), verify
+   reports that segment, restore refuses those files and restores the rest */
+START_TEST(test_migrate_v3_damaged)
+{
+	struct hw_error err;
+	struct snap_repo *r;
+	char *cmd = hw_asprintf("tar --zstd -xf '%s/tests/data/snap-v3.tar.zst' -C '%s' && "
+				"cd '%s/repo/packs' && p=$(ls -S | head -n 1) && chmod u+w \"$p\" && "
+				"head -c 100 \"$p\" > x && mv x \"$p\"", HW_SRCDIR, dir, dir);
+	char *repo = tl_path(dir, "repo"), *out = tl_path(dir, "out");
+	unsigned long before = hw_diag_count(HW_DIAG_WARN);
+	int64_t missing = -1;
+
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+	ck_assert_int_eq(snap_repo_open(repo, false, &r, &err), 1);
+	ck_assert_uint_gt(hw_diag_count(HW_DIAG_WARN), before);
+	{
+		sqlite3_stmt *s;
+		ck_assert_int_eq(sqlite3_prepare_v2(hw_catalog_db(snap_repo_catalog(r)),
+						    "SELECT count(*) FROM snap_blob WHERE uoff < 0", -1,
+						    &s, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+		missing = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+	}
+	ck_assert_int_eq(missing, 4);   /* the repacked pack: 4 of the 5 */
+	{
+		struct snap_verify_opts o = { .percent = 100 };
+		struct snap_verify_result res;
+		ck_assert_int_eq(snap_verify(r, &o, NULL, NULL, &res, &err), 1);
+		ck_assert_uint_ge(res.bad_segments + res.bad_members, 1);
+	}
+	{
+		/* the whole snapshot: some files restore, the others are refused */
+		char *paths[] = { "ex.com" };
+		struct snap_restore_opts o = { .to_dir = out, .paths = paths, .npaths = 1 };
+		unsigned long errs = hw_diag_count(HW_DIAG_ERROR);
+		int n = snap_restore(r, NULL, &o, NULL, NULL, &err);
+		ck_assert_int_eq(n, 1);
+		ck_assert_uint_gt(hw_diag_count(HW_DIAG_ERROR), errs);
+	}
+	snap_repo_free(&r);
+	free(repo);
+	free(out);
+}
+END_TEST
+
+/* record sets and listings decode to what was encoded; damage is refused */
+START_TEST(test_records_roundtrip)
+{
+	struct snap_rec v[3] = {
+		{ .name = "md50000000001.msg", .kind = 1, .size = 1234, .mtime_ns = 1700000000123456789LL,
+		  .ino = 99, .date = 1700000000, .from = "Bob <b@ex.com>", .subject = "hi",
+		  .message_id = "<x@ex.com>" },
+		{ .name = "IMAP.MRK", .kind = 2, .size = 0, .mtime_ns = 5, .ino = 7, .date = -3 },
+		{ .name = "n\xc3\xa4me; [x]:y", .kind = 1, .size = 1ll << 40, .mtime_ns = 0,
+		  .ino = 1ll << 62, .date = 0, .from = "", .subject = NULL, .message_id = "" },
+	};
+	struct snap_lent le[4] = { { 5, 0, 1, 0x20 }, { 5, 1, 2, 0 }, { 3, 7, 100, 1 },
+				   { 9, 0, 4000000000u, 0xff } };
+	struct snap_rset rs;
+	struct snap_lent *got;
+	size_t n;
+	struct hw_buf b;
+	struct hw_error err;
+
+	v[1].hash[3] = 7;
+	hw_buf_init(&b);
+	ck_assert_int_eq(snap_rset_encode(v, 3, &b, &err), 0);
+	ck_assert_int_eq(snap_rset_decode(b.data, b.len, &rs, &err), 0);
+	ck_assert_uint_eq(rs.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_str_eq(rs.v[i].name, v[i].name);
+		ck_assert_int_eq(rs.v[i].kind, v[i].kind);
+		ck_assert_int_eq(rs.v[i].size, v[i].size);
+		ck_assert_int_eq(rs.v[i].mtime_ns, v[i].mtime_ns);
+		ck_assert_int_eq(rs.v[i].ino, v[i].ino);
+		ck_assert_int_eq(rs.v[i].date, v[i].date);
+		ck_assert(memcmp(rs.v[i].hash, v[i].hash, 16) == 0);
+		ck_assert_pstr_eq(rs.v[i].from, v[i].from);
+		ck_assert_pstr_eq(rs.v[i].subject, v[i].subject);
+		ck_assert_pstr_eq(rs.v[i].message_id, v[i].message_id);
+	}
+	snap_rset_release(&rs);
+	/* a listing's blob is not a record set; a newer format is refused */
+	ck_assert_int_eq(snap_listing_encode(le, 4, &b, &err), 0);
+	ck_assert_int_eq(snap_listing_decode(b.data, b.len, &got, &n, &err), 0);
+	ck_assert_uint_eq(n, 4);
+	for (size_t i = 0; i < 4; i++) {
+		ck_assert_int_eq(got[i].rset_id, le[i].rset_id);
+		ck_assert_uint_eq(got[i].idx, le[i].idx);
+		ck_assert_uint_eq(got[i].uid, le[i].uid);
+		ck_assert_uint_eq(got[i].flags, le[i].flags);
+	}
+	free(got);
+	ck_assert_int_eq(snap_rset_decode(b.data, b.len, &rs, &err), -1);
+	b.data[0] = 9;
+	ck_assert_int_eq(snap_listing_decode(b.data, b.len, &got, &n, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "format"));
+	ck_assert_int_eq(snap_listing_decode(b.data, 3, &got, &n, &err), -1);
+	hw_buf_release(&b);
+}
+END_TEST
+
+/* file names crafted into a record set: '..', absolute, through a
+   subfolder. Restore refuses them and writes nothing outside the target */
+START_TEST(test_crafted_names)
+{
+	static const char *const bad[] = { "../../../victim-dotdot.msg", "/tmp/hw-victim-abs.msg",
+					   "Sub.IMAP/../../victim-sub.msg" };
+	struct hw_store *st;
+	struct snap_repo *r = make_snapshot(&st);
+	sqlite3 *db = hw_catalog_db(snap_repo_catalog(r));
+	struct hw_error err;
+	struct snap_rset rs;
+	struct hw_buf b;
+	sqlite3_stmt *s;
+
+	ck_assert_int_eq(snap_rset_load(r, 1, &rs, &err), 0);
+	ck_assert_uint_eq(rs.n, 2);
+	tl_mkdirs(dir, "out/a");
+	hw_buf_init(&b);
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		char *path = "ex.com/bob", *out = hw_asprintf("%s/out/a/b%zu", dir, k);
+		unsigned long before = hw_diag_count(HW_DIAG_ERROR);
+		struct snap_restore_opts o = { .to_dir = out, .paths = &path, .npaths = 1 };
+		struct snap_restore_opts o2 = { .paths = &path, .npaths = 1 };
+		struct stat sb;
+		const char *name0 = rs.v[0].name;
+
+		rs.v[0].name = bad[k];
+		ck_assert_int_eq(snap_rset_encode(rs.v, rs.n, &b, &err), 0);
+		rs.v[0].name = name0;
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "UPDATE snap_rset SET data = ? WHERE id = 1",
+						    -1, &s, NULL), SQLITE_OK);
+		sqlite3_bind_blob(s, 1, b.data, (int)b.len, SQLITE_TRANSIENT);
+		ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+		sqlite3_finalize(s);
+		/* the other message is restored, the crafted one refused */
+		ck_assert_int_eq(snap_restore(r, NULL, &o, NULL, NULL, &err), 1);
+		ck_assert_uint_gt(hw_diag_count(HW_DIAG_ERROR), before);
+		before = hw_diag_count(HW_DIAG_ERROR);
+		ck_assert_int_ge(snap_restore(r, st, &o2, NULL, NULL, &err), 0);
+		ck_assert_uint_gt(hw_diag_count(HW_DIAG_ERROR), before);
+		/* where '..' would lead from the target and from the store */
+		char *v1 = tl_path(dir, "victim-dotdot.msg"), *v2 = tl_path(dir, "out/a/victim-dotdot.msg");
+		char *v3 = tl_path(dir, "store/ex.com/victim-sub.msg");
+		char *v4 = tl_path(out, "ex.com/victim-sub.msg");
+		char *ok = tl_path(out, "ex.com/bob/md50000000002.msg");
+		ck_assert(!tl_exists(v1) && !tl_exists(v2) && !tl_exists(v3) && !tl_exists(v4));
+		ck_assert(tl_exists(ok));
+		free(v4);
+		free(ok);
+		ck_assert(lstat("/tmp/hw-victim-abs.msg", &sb) != 0);
+		ck_assert(lstat("/victim-dotdot.msg", &sb) != 0);
+		free(v1);
+		free(v2);
+		free(v3);
+		free(out);
+	}
+	hw_buf_release(&b);
+	snap_rset_release(&rs);
+	snap_repo_free(&r);
+	hw_store_free(&st);
+}
+END_TEST
+
+/* new content goes into the pack in similarity order (subject without
+   "Re:"/"Fwd:", From, Message-ID; other files last), not directory order;
+   HIWATER_SNAPSHOT_WINDOW=0 keeps directory order */
+START_TEST(test_pack_order)
+{
+	static const char *const msgs[][2] = {
+		{ "store/ex.com/amy/md50000000001.msg", "Subject: Lunch\nFrom: a\n\nx\n" },
+		{ "store/ex.com/amy/md50000000002.msg", "Subject: Budget 2001\nFrom: a\n\nyy\n" },
+		{ "store/ex.com/bob/md50000000001.msg", "Subject: RE: Fwd: budget 2001\nFrom: b\n\nzzz\n" },
+		{ "store/ex.com/bob/md50000000002.msg", "Subject: lunch\nFrom: b\n\nwwww\n" },
+	};
+	const char *want[2] = {
+		"ex.com/amy/md50000000002.msg ex.com/bob/md50000000001.msg "
+		"ex.com/amy/md50000000001.msg ex.com/bob/md50000000002.msg ",
+		"ex.com/amy/md50000000001.msg ex.com/amy/md50000000002.msg "
+		"ex.com/bob/md50000000001.msg ex.com/bob/md50000000002.msg ",
+	};
+
+	tl_mkdirs(dir, "store/ex.com/amy");
+	tl_mkdirs(dir, "store/ex.com/bob");
+	for (size_t i = 0; i < 4; i++)
+		tl_write_file(dir, msgs[i][0], msgs[i][1], strlen(msgs[i][1]), 0644);
+	for (int k = 0; k < 2; k++) {
+		struct hw_store *st;
+		struct hw_error err;
+		struct snap_repo *r;
+		struct snap_create_opts o = { 0 };
+		struct snap_create_result res;
+		char *store = tl_path(dir, "store"), *repo = hw_asprintf("%s/repo%d", dir, k);
+		char *cmd, *list;
+		size_t len;
+
+		if (k == 1)
+			setenv("HIWATER_SNAPSHOT_WINDOW", "0", 1);
+		ck_assert_int_eq(hw_store_open(store, &st, &err), 1);
+		ck_assert_int_eq(snap_repo_open(repo, true, &r, &err), 1);
+		ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+		ck_assert_uint_eq(res.files_added, 4);
+		snap_repo_free(&r);
+		hw_store_free(&st);
+		unsetenv("HIWATER_SNAPSHOT_WINDOW");
+		cmd = hw_asprintf("bsdtar -tf %s/packs/pack-*.tar.zst | tr '\\n' ' ' > %s/list", repo,
+				  dir);
+		ck_assert_int_eq(system(cmd), 0);
+		free(cmd);
+		cmd = tl_path(dir, "list");
+		list = tl_read_file(cmd, &len);
+		ck_assert_str_eq(list, want[k]);
+		free(list);
+		free(cmd);
+		free(store);
+		free(repo);
+	}
+	{
+		/* restored into the store, new names follow the snapshot's order,
+		   not the pack's: amy's Lunch (first in her folder, third in the
+		   sorted pack) gets the first free name */
+		struct hw_store *st;
+		struct hw_error err;
+		struct snap_repo *r;
+		char *store = tl_path(dir, "store"), *repo = tl_path(dir, "repo0");
+		char *path = "ex.com/amy", *f1, *f2, *got;
+		struct snap_restore_opts ro = { .paths = &path, .npaths = 1 };
+		size_t glen;
+
+		ck_assert_int_eq(hw_store_open(store, &st, &err), 1);
+		ck_assert_int_eq(snap_repo_open(repo, false, &r, &err), 1);
+		f1 = tl_path(dir, msgs[0][0]);
+		f2 = tl_path(dir, msgs[1][0]);
+		ck_assert_int_eq(unlink(f1), 0);
+		ck_assert_int_eq(unlink(f2), 0);
+		ck_assert_int_eq(snap_restore(r, st, &ro, NULL, NULL, &err), 2);
+		got = tl_read_file(f1, &glen);
+		ck_assert_ptr_nonnull(got);
+		ck_assert_str_eq(got, msgs[0][1]);
+		free(got);
+		got = tl_read_file(f2, &glen);
+		ck_assert_ptr_nonnull(got);
+		ck_assert_str_eq(got, msgs[1][1]);
+		free(got);
+		free(f1);
+		free(f2);
+		snap_repo_free(&r);
+		hw_store_free(&st);
+		free(store);
+		free(repo);
+	}
 }
 END_TEST
 
@@ -305,7 +627,11 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_covered);
 	tcase_add_test(tc, test_forged_pack_refused);
-	tcase_add_test(tc, test_migrate_v2);
+	tcase_add_test(tc, test_migrate_v3);
+	tcase_add_test(tc, test_migrate_v3_damaged);
+	tcase_add_test(tc, test_records_roundtrip);
+	tcase_add_test(tc, test_crafted_names);
+	tcase_add_test(tc, test_pack_order);
 	tcase_add_test(tc, test_parse_time);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -30,6 +30,7 @@ struct want {
 	char *data;
 	size_t len;
 	uint32_t seg;
+	uint64_t uoff;
 	int seen;
 };
 
@@ -51,6 +52,31 @@ static int on_member(void *ctx, const char *name, const void *data, size_t len,
 			ck_assert_uint_eq(len, rc->w[i].len);
 			ck_assert(memcmp(data, rc->w[i].data, len) == 0);
 			rc->w[i].seen++;
+		}
+	return 0;
+}
+
+/* the walk reports each member where the writer said it starts */
+struct walkctx {
+	struct want *w;
+	size_t n;
+	uint32_t seg;
+	int members;
+};
+
+static int on_member_at(void *ctx, const char *name, uint64_t uoff, const void *data, size_t len,
+			struct hw_error *err)
+{
+	struct walkctx *wc = ctx;
+
+	(void)data;
+	(void)err;
+	wc->members++;
+	for (size_t i = 0; i < wc->n; i++)
+		if (strcmp(wc->w[i].name, name) == 0) {
+			ck_assert_uint_eq(wc->w[i].seg, wc->seg);
+			ck_assert_uint_eq(wc->w[i].uoff, uoff);
+			ck_assert_uint_eq(len, wc->w[i].len);
 		}
 	return 0;
 }
@@ -87,8 +113,8 @@ START_TEST(test_roundtrip_segments)
 		if (i == 7)
 			wv[i].len = 0;
 		wv[i].data = make_data(wv[i].len, (unsigned)i);
-		ck_assert_int_eq(snap_pack_writer_add(w, wv[i].name, wv[i].data, wv[i].len,
-						      1700000000 + i, &wv[i].seg, &err), 0);
+		ck_assert_int_eq(snap_pack_writer_add_at(w, wv[i].name, wv[i].data, wv[i].len,
+							 1700000000 + i, &wv[i].seg, &wv[i].uoff, &err), 0);
 	}
 	ck_assert_int_eq(snap_pack_writer_finish(w, &err), 0);
 	size_t nseg;
@@ -109,7 +135,15 @@ START_TEST(test_roundtrip_segments)
 		ck_assert_int_eq(rc.members, (int)si[s].members);
 		for (int i = 0; i < N; i++)
 			ck_assert_int_eq(wv[i].seen, wv[i].seg <= s ? 1 : 0);
+		struct walkctx wc = { wv, N, (uint32_t)s, 0 };
+		ck_assert_int_eq(snap_segment_walk(pfd, packpath, si[s].offset, si[s].clen,
+						   &si[s].csum, on_member_at, &wc, &err), 0);
+		ck_assert_int_eq(wc.members, (int)si[s].members);
 	}
+	/* the first members, one of them with a pax record (non-ASCII name),
+	   start one after the other */
+	ck_assert_uint_eq(wv[0].uoff, 0);
+	ck_assert_uint_gt(wv[4].uoff, wv[3].uoff);
 	/* a flipped byte is caught by the checksum */
 	{
 		struct hw_hash bad = si[1].csum;
