@@ -354,7 +354,8 @@ static int blob_known(struct create_ctx *c, const uint8_t hash[16], bool *known_
 	*known_r = snap_hmap_get(&c->added, hash) != NULL;
 	if (*known_r || c->o->full || c->repo_empty)
 		return 0;
-	s = snap_stmt(c->r, "SELECT 1 FROM snap_blob WHERE hash = ?", err);
+	/* content marked missing (uoff -1) is stored again when it comes by */
+	s = snap_stmt(c->r, "SELECT 1 FROM snap_blob WHERE hash = ? AND uoff >= 0", err);
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_blob(s, 1, hash, 16, SQLITE_STATIC);

@@ -82,6 +82,52 @@ START_TEST(test_covered)
 }
 END_TEST
 
+/* Content the catalog marks missing (uoff -1: a segment the 3 -> 4
+   upgrade could not read) does not cover a live message: purge would
+   delete the only copy left. A new file with that content is stored
+   again instead of being taken as held. */
+START_TEST(test_missing_not_covered)
+{
+	struct hw_store *st;
+	struct snap_repo *r = make_snapshot(&st);
+	sqlite3 *db = hw_catalog_db(snap_repo_catalog(r));
+	struct hw_error err;
+	struct hw_hash h;
+	struct snap_cover q[2] = {
+		{ .folder = "ex.com/bob", .file = "md50000000001.msg", .size = 18 },
+		{ .folder = "ex.com/bob", .file = "md50000000002.msg", .size = 18 },
+	};
+	struct snap_create_opts o = { 0 };
+	struct snap_create_result res;
+	sqlite3_stmt *s;
+	char *store = tl_path(dir, "store");
+
+	hw_hash_buf("Subject: x\n\nhello\n", 18, &h);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "UPDATE snap_blob SET uoff = -1 WHERE hash = ?", -1,
+					    &s, NULL), SQLITE_OK);
+	sqlite3_bind_blob(s, 1, h.b, 16, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+	ck_assert_int_eq(sqlite3_changes(db), 1);
+	sqlite3_finalize(s);
+	ck_assert_int_eq(snap_covered(r, q, 2, &err), 1);
+	ck_assert(!q[0].covered_r && q[1].covered_r);
+	/* the same content arrives again: stored, and restorable */
+	tl_write_file(store, "ex.com/bob/md50000000003.msg", "Subject: x\n\nhello\n", 18, 0644);
+	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+	ck_assert_uint_eq(res.files_added, 1);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT uoff FROM snap_blob WHERE hash = ?", -1, &s,
+					    NULL), SQLITE_OK);
+	sqlite3_bind_blob(s, 1, h.b, 16, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	ck_assert_int_ge(sqlite3_column_int64(s, 0), 0);
+	sqlite3_finalize(s);
+	ck_assert_int_eq(snap_covered(r, q, 2, &err), 2);
+	free(store);
+	snap_repo_free(&r);
+	hw_store_free(&st);
+}
+END_TEST
+
 START_TEST(test_forged_pack_refused)
 {
 	struct hw_store *st;
@@ -626,6 +672,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_covered);
+	tcase_add_test(tc, test_missing_not_covered);
 	tcase_add_test(tc, test_forged_pack_refused);
 	tcase_add_test(tc, test_migrate_v3);
 	tcase_add_test(tc, test_migrate_v3_damaged);
