@@ -493,6 +493,61 @@ START_TEST(test_records_roundtrip)
 }
 END_TEST
 
+/* Deltas of extreme values (a crafted or damaged catalog, or an odd file
+   system's inode and time stamps) wrap instead of overflowing a signed
+   integer: the SAN build stops on that undefined behaviour */
+START_TEST(test_records_extremes)
+{
+	struct snap_rec v[3] = {
+		{ .name = "a", .kind = 1, .mtime_ns = INT64_MAX, .ino = INT64_MIN, .date = INT64_MAX },
+		{ .name = "b", .kind = 1, .mtime_ns = INT64_MIN, .ino = INT64_MAX, .date = INT64_MIN },
+		{ .name = "c", .kind = 2, .mtime_ns = INT64_MAX, .ino = -1, .date = 1 },
+	};
+	struct snap_lent le[3] = { { INT64_MAX, UINT32_MAX, UINT32_MAX, 0 },
+				   { INT64_MIN + 1, 0, 0, 0 }, { INT64_MAX, 0, UINT32_MAX, 0 } };
+	struct snap_rset rs;
+	struct snap_lent *got;
+	size_t n;
+	struct hw_buf b;
+	struct hw_error err;
+	/* raw listing blobs (format 0x81) of two entries: an idx delta of
+	   INT64_MAX after idx 0; rset deltas adding up past INT64_MAX; uid
+	   deltas likewise */
+	static const uint8_t idx_big[] = { 0x81, 2, 2, 0, 0, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff,
+					   0xff, 0xff, 0xff, 0x01, 0, 0, 0, 0 };
+	static const uint8_t rs_big[] = { 0x81, 2, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+					  0xff, 0x01, 2, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t uid_big[] = { 0x81, 2, 2, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff,
+					   0xff, 0xff, 0xff, 0x01, 2, 0, 0 };
+
+	hw_buf_init(&b);
+	ck_assert_int_eq(snap_rset_encode(v, 3, &b, &err), 0);
+	ck_assert_int_eq(snap_rset_decode(b.data, b.len, &rs, &err), 0);
+	ck_assert_uint_eq(rs.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_int_eq(rs.v[i].mtime_ns, v[i].mtime_ns);
+		ck_assert_int_eq(rs.v[i].ino, v[i].ino);
+		ck_assert_int_eq(rs.v[i].date, v[i].date);
+	}
+	snap_rset_release(&rs);
+	ck_assert_int_eq(snap_listing_encode(le, 3, &b, &err), 0);
+	ck_assert_int_eq(snap_listing_decode(b.data, b.len, &got, &n, &err), 0);
+	ck_assert_uint_eq(n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_int_eq(got[i].rset_id, le[i].rset_id);
+		ck_assert_uint_eq(got[i].idx, le[i].idx);
+		ck_assert_uint_eq(got[i].uid, le[i].uid);
+	}
+	free(got);
+	ck_assert_int_eq(snap_listing_decode(idx_big, sizeof(idx_big), &got, &n, &err), -1);
+	ck_assert_int_eq(snap_listing_decode(rs_big, sizeof(rs_big), &got, &n, &err), 0);
+	free(got);
+	ck_assert_int_eq(snap_listing_decode(uid_big, sizeof(uid_big), &got, &n, &err), 0);
+	free(got);
+	hw_buf_release(&b);
+}
+END_TEST
+
 /* file names crafted into a record set: '..', absolute, through a
    subfolder. Restore refuses them and writes nothing outside the target */
 START_TEST(test_crafted_names)
@@ -677,6 +732,7 @@ int main(void)
 	tcase_add_test(tc, test_migrate_v3);
 	tcase_add_test(tc, test_migrate_v3_damaged);
 	tcase_add_test(tc, test_records_roundtrip);
+	tcase_add_test(tc, test_records_extremes);
 	tcase_add_test(tc, test_crafted_names);
 	tcase_add_test(tc, test_pack_order);
 	tcase_add_test(tc, test_parse_time);
