@@ -818,9 +818,12 @@ static bool same_members(const struct prev_file *pv, size_t npv, const struct sn
    open, list, IMAP.MRK under the lock, stat, read, hash and parse; this
    thread consumes them in folder order (catalog rows, pack). Folders are
    handed out one at a time, at most PRE_AHEAD_BYTES of read content
-   waiting; a folder with more than PRE_FOLDER_BYTES to read is only
-   listed and stat'ed there and read here in batches as before. */
+   and PRE_AHEAD_FOLDERS folders (each holds its directory open: small
+   folders add next to no bytes) waiting; a folder with more than
+   PRE_FOLDER_BYTES to read is only listed and stat'ed there and read
+   here in batches as before. */
 #define PRE_AHEAD_BYTES (16u << 20)
+#define PRE_AHEAD_FOLDERS 32
 #define PRE_FOLDER_BYTES (16u << 20)
 
 struct pre_folder {
@@ -954,7 +957,7 @@ static void *prefetch_main(void *arg)
 	for (;;) {
 		/* bounded: the folder the consumer waits for always goes */
 		while (!pp->stop && pp->next < pp->n && pp->next > pp->consumed &&
-		       pp->ahead >= PRE_AHEAD_BYTES)
+		       (pp->ahead >= PRE_AHEAD_BYTES || pp->next - pp->consumed >= PRE_AHEAD_FOLDERS))
 			pthread_cond_wait(&pp->cv, &pp->mu);
 		if (pp->stop || pp->next >= pp->n)
 			break;

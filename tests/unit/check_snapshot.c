@@ -6,6 +6,7 @@
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -125,6 +126,46 @@ START_TEST(test_missing_not_covered)
 	free(store);
 	snap_repo_free(&r);
 	hw_store_free(&st);
+}
+END_TEST
+
+/* The first snapshot reads folders ahead on threads, each folder holding
+   an open directory until it is consumed. Small folders add next to no
+   bytes to the read-ahead bound: it must also bound how many folders are
+   held, or a store of many small folders runs out of file descriptors
+   and those folders are left out of the snapshot (a warning only). */
+START_TEST(test_prefetch_many_folders)
+{
+	struct hw_error err;
+	struct hw_store *st;
+	struct snap_repo *r;
+	struct snap_create_opts o = { .jobs = 2 };
+	struct snap_create_result res;
+	char *store = tl_path(dir, "store"), *repo = tl_path(dir, "repo");
+	struct rlimit rl = { 64, 64 };
+	enum { NF = 600 };
+
+	tl_mkdirs(dir, "repo");
+	tl_mkdirs(dir, "store/ex.com");
+	for (int i = 0; i < NF; i++) {
+		char rel[64];
+		snprintf(rel, sizeof(rel), "ex.com/u%03d", i);
+		tl_mkdirs(store, rel);
+		snprintf(rel, sizeof(rel), "ex.com/u%03d/md50000000001.msg", i);
+		tl_write_file(store, rel, "Subject: x\n\nhi\n", 15, 0644);
+	}
+	ck_assert_int_eq(hw_store_open(store, &st, &err), 1);
+	ck_assert_int_eq(snap_repo_open(repo, true, &r, &err), 1);
+	/* this test runs in a child of its own: the limit stays there */
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+	ck_assert_uint_eq(res.skipped, 0);
+	ck_assert_uint_eq(res.folders, NF);
+	ck_assert_uint_eq(res.messages, NF);
+	snap_repo_free(&r);
+	hw_store_free(&st);
+	free(store);
+	free(repo);
 }
 END_TEST
 
@@ -728,6 +769,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_covered);
 	tcase_add_test(tc, test_missing_not_covered);
+	tcase_add_test(tc, test_prefetch_many_folders);
 	tcase_add_test(tc, test_forged_pack_refused);
 	tcase_add_test(tc, test_migrate_v3);
 	tcase_add_test(tc, test_migrate_v3_damaged);
