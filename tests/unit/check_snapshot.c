@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../snapshot/snap-int.h"
@@ -166,6 +167,75 @@ START_TEST(test_prefetch_many_folders)
 	hw_store_free(&st);
 	free(store);
 	free(repo);
+}
+END_TEST
+
+/* as an unprivileged user: a message unreadable at one snapshot, readable
+   at the next (its folder otherwise untouched) is in the next. Returns
+   0 or the step that failed */
+static int skipped_then_readable(void)
+{
+	struct hw_error err;
+	struct hw_store *st;
+	struct snap_repo *r;
+	struct snap_create_opts o = { 0 };
+	struct snap_create_result res;
+	char *store = tl_path(dir, "store"), *repo = tl_path(dir, "repo");
+	char *m2 = tl_path(dir, "store/ex.com/bob/md50000000002.msg");
+	int step = 0;
+
+	if (geteuid() == 0 && (chown(dir, 65534, 65534) < 0 || setgid(65534) < 0 ||
+			       setuid(65534) < 0))
+		return 100;
+	tl_mkdirs(dir, "store/ex.com/bob");
+	tl_mkdirs(dir, "repo");
+	tl_write_file(store, "ex.com/bob/md50000000001.msg", "Subject: x\n\nhello\n", 18, 0644);
+	tl_write_file(store, "ex.com/bob/md50000000002.msg", "Subject: y\n\nworld\n", 18, 0644);
+	if (chmod(m2, 0) < 0 || access(m2, R_OK) == 0)
+		return 101;   /* reads are not refused here: nothing to test */
+	if (hw_store_open(store, &st, &err) != 1 || snap_repo_open(repo, true, &r, &err) != 1)
+		return 102;
+	++step;
+	if (snap_create(r, st, &o, &res, &err) != 1 || res.skipped != 1 || res.messages != 1)
+		return step;
+	++step;
+	/* the admin fixes the permission: the directory does not change */
+	if (chmod(m2, 0644) < 0)
+		return 103;
+	if (snap_create(r, st, &o, &res, &err) != 1 || res.skipped != 0)
+		return step;
+	++step;
+	if (res.messages != 2)
+		return step;
+	++step;
+	/* and the run after that sees the folder unchanged again */
+	if (snap_create(r, st, &o, &res, &err) != 1 || res.messages != 2 || res.folders_changed != 0)
+		return step;
+	snap_repo_free(&r);
+	hw_store_free(&st);
+	free(store);
+	free(repo);
+	free(m2);
+	return 0;
+}
+
+/* A file skipped by one snapshot (unreadable) must not leave its folder
+   looking unchanged to the next: the next snapshot would take the old
+   folder version, without that file, for as long as nothing else in the
+   folder changes */
+START_TEST(test_skipped_file_later)
+{
+	pid_t pid = fork();
+	int status = -1;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(skipped_then_readable());
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 101)
+		return;
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
 }
 END_TEST
 
@@ -770,6 +840,7 @@ int main(void)
 	tcase_add_test(tc, test_covered);
 	tcase_add_test(tc, test_missing_not_covered);
 	tcase_add_test(tc, test_prefetch_many_folders);
+	tcase_add_test(tc, test_skipped_file_later);
 	tcase_add_test(tc, test_forged_pack_refused);
 	tcase_add_test(tc, test_migrate_v3);
 	tcase_add_test(tc, test_migrate_v3_damaged);
