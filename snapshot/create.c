@@ -354,7 +354,8 @@ static int blob_known(struct create_ctx *c, const uint8_t hash[16], bool *known_
 	*known_r = snap_hmap_get(&c->added, hash) != NULL;
 	if (*known_r || c->o->full || c->repo_empty)
 		return 0;
-	s = snap_stmt(c->r, "SELECT 1 FROM snap_blob WHERE hash = ?", err);
+	/* content marked missing (uoff -1) is stored again when it comes by */
+	s = snap_stmt(c->r, "SELECT 1 FROM snap_blob WHERE hash = ? AND uoff >= 0", err);
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_blob(s, 1, hash, 16, SQLITE_STATIC);
@@ -817,9 +818,12 @@ static bool same_members(const struct prev_file *pv, size_t npv, const struct sn
    open, list, IMAP.MRK under the lock, stat, read, hash and parse; this
    thread consumes them in folder order (catalog rows, pack). Folders are
    handed out one at a time, at most PRE_AHEAD_BYTES of read content
-   waiting; a folder with more than PRE_FOLDER_BYTES to read is only
-   listed and stat'ed there and read here in batches as before. */
+   and PRE_AHEAD_FOLDERS folders (each holds its directory open: small
+   folders add next to no bytes) waiting; a folder with more than
+   PRE_FOLDER_BYTES to read is only listed and stat'ed there and read
+   here in batches as before. */
 #define PRE_AHEAD_BYTES (16u << 20)
+#define PRE_AHEAD_FOLDERS 32
 #define PRE_FOLDER_BYTES (16u << 20)
 
 struct pre_folder {
@@ -831,6 +835,7 @@ struct pre_folder {
 	struct work *wv;
 	size_t nwv;
 	uint64_t skipped;
+	bool incomplete;            /* a file that is there was left out */
 	uint64_t bytes;             /* read here: counted against the bound */
 	bool read_done;             /* the files of wv were read */
 	bool done;
@@ -917,6 +922,7 @@ static void pre_folder_fill(const struct hw_store *st, const char *relpath, stru
 			hw_diag_warn("%s/%s: vanished while the snapshot ran: skipped", relpath,
 				     e->name);
 			f->skipped++;
+			f->incomplete = true;
 			continue;
 		}
 		HW_GROW(f->wv, cap, f->nwv + 1);
@@ -953,7 +959,7 @@ static void *prefetch_main(void *arg)
 	for (;;) {
 		/* bounded: the folder the consumer waits for always goes */
 		while (!pp->stop && pp->next < pp->n && pp->next > pp->consumed &&
-		       pp->ahead >= PRE_AHEAD_BYTES)
+		       (pp->ahead >= PRE_AHEAD_BYTES || pp->next - pp->consumed >= PRE_AHEAD_FOLDERS))
 			pthread_cond_wait(&pp->cv, &pp->mu);
 		if (pp->stop || pp->next >= pp->n)
 			break;
@@ -1058,6 +1064,10 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct pre
 	int64_t path_id, fver_id, rset_id = 0;
 	uint64_t files = 0, messages = 0, bytes = 0;
 	size_t nwv_read = 0;
+	/* a file left out (unreadable, vanished): the folder version gets no
+	   directory identity, so that the next run looks at it again instead
+	   of taking it as unchanged (a chmod does not touch the directory) */
+	bool incomplete = false;
 	bool same;
 	int fd, ret = -1;
 
@@ -1070,6 +1080,7 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct pre
 	if (pre != NULL) {
 		/* listed, stat'ed and (mostly) read by a prefetch thread: take it */
 		c->res->skipped += pre->skipped;
+		incomplete = pre->incomplete;
 		if (pre->fd < 0) {
 			hw_diag_warn("%s: skipped: %s", relpath, pre->skip_msg);
 			c->res->skipped++;
@@ -1161,6 +1172,7 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct pre
 			hw_diag_warn("%s/%s: vanished while the snapshot ran: skipped", relpath,
 				     e->name);
 			c->res->skipped++;
+			incomplete = true;
 			continue;
 		}
 		HW_GROW(wv, cap_wv, nwv + 1);
@@ -1271,8 +1283,10 @@ read:
 	for (size_t i = 0; i < nwv; i++) {
 		struct work *w = &wv[i];
 
-		if (!w->recorded)
+		if (!w->recorded) {
+			incomplete = true;
 			continue;   /* vanished or unreadable: reported */
+		}
 		HW_GROW(mem, cap_mem, nmem + 1);
 		mem[nmem].rset_id = w->rset_id != 0 ? w->rset_id : rset_id;
 		mem[nmem].idx = w->idx;
@@ -1315,13 +1329,13 @@ read:
 			goto out;
 		sqlite3_bind_blob(s, 4, others.data, (int)others.len, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 1, HW_TS_NS(d.st.st_mtim));
-		sqlite3_bind_int64(s, 2, (int64_t)count_entries(&d));
+		sqlite3_bind_int64(s, 2, incomplete ? -1 : (int64_t)count_entries(&d));
 		sqlite3_bind_int64(s, 3, (int64_t)d.st.st_ino);
 		sqlite3_bind_int64(s, 5, p->fver_id);
 		if (snap_step_done(c->r, s, "update folder version", err) < 0)
 			goto out;
 		p->dir_mtime_ns = HW_TS_NS(d.st.st_mtim);
-		p->dir_entries = (int64_t)count_entries(&d);
+		p->dir_entries = incomplete ? -1 : (int64_t)count_entries(&d);
 		p->dir_ino = (int64_t)d.st.st_ino;
 		hw_buf_reset(&p->others);
 		hw_buf_add(&p->others, others.data, others.len);
@@ -1342,7 +1356,7 @@ read:
 			goto out;
 		sqlite3_bind_int64(s, 1, path_id);
 		sqlite3_bind_int64(s, 2, HW_TS_NS(d.st.st_mtim));
-		sqlite3_bind_int64(s, 3, (int64_t)count_entries(&d));
+		sqlite3_bind_int64(s, 3, incomplete ? -1 : (int64_t)count_entries(&d));
 		sqlite3_bind_int64(s, 4, (int64_t)d.st.st_ino);
 		sqlite3_bind_int64(s, 5, (int64_t)files);
 		sqlite3_bind_int64(s, 6, (int64_t)messages);

@@ -33,6 +33,18 @@ static void put_sv(struct hw_buf *b, int64_t v)
 	put_uv(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
+/* deltas wrap (modulo 2^64) both ways: any int64 column round-trips, and
+   a crafted blob cannot overflow a signed integer */
+static int64_t delta(int64_t v, int64_t prev)
+{
+	return (int64_t)((uint64_t)v - (uint64_t)prev);
+}
+
+static int64_t undelta(int64_t prev, int64_t d)
+{
+	return (int64_t)((uint64_t)prev + (uint64_t)d);
+}
+
 struct rd {
 	const uint8_t *p, *end;
 	bool bad;
@@ -143,17 +155,17 @@ int snap_rset_encode(const struct snap_rec *v, size_t n, struct hw_buf *out, str
 		put_uv(&raw, (uint64_t)v[i].size);
 	prev = 0;
 	for (size_t i = 0; i < n; i++) {
-		put_sv(&raw, v[i].mtime_ns - prev);
+		put_sv(&raw, delta(v[i].mtime_ns, prev));
 		prev = v[i].mtime_ns;
 	}
 	prev = 0;
 	for (size_t i = 0; i < n; i++) {
-		put_sv(&raw, v[i].ino - prev);
+		put_sv(&raw, delta(v[i].ino, prev));
 		prev = v[i].ino;
 	}
 	prev = 0;
 	for (size_t i = 0; i < n; i++) {
-		put_sv(&raw, v[i].date - prev);
+		put_sv(&raw, delta(v[i].date, prev));
 		prev = v[i].date;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -235,13 +247,13 @@ int snap_rset_decode(const void *z, size_t zlen, struct snap_rset *rs, struct hw
 		rs->v[i].size = (int64_t)get_uv(&r);
 	prev = 0;
 	for (size_t i = 0; i < rs->n && !r.bad; i++)
-		prev = rs->v[i].mtime_ns = prev + get_sv(&r);
+		prev = rs->v[i].mtime_ns = undelta(prev, get_sv(&r));
 	prev = 0;
 	for (size_t i = 0; i < rs->n && !r.bad; i++)
-		prev = rs->v[i].ino = prev + get_sv(&r);
+		prev = rs->v[i].ino = undelta(prev, get_sv(&r));
 	prev = 0;
 	for (size_t i = 0; i < rs->n && !r.bad; i++)
-		prev = rs->v[i].date = prev + get_sv(&r);
+		prev = rs->v[i].date = undelta(prev, get_sv(&r));
 	for (size_t i = 0; i < rs->n && !r.bad; i++) {
 		const uint8_t *h = get_bytes(&r, 16);
 		if (h != NULL)
@@ -277,7 +289,7 @@ int snap_listing_encode(const struct snap_lent *v, size_t n, struct hw_buf *out,
 	hw_buf_init(&raw);
 	put_uv(&raw, n);
 	for (size_t i = 0; i < n; i++) {
-		put_sv(&raw, v[i].rset_id - prev_rs);
+		put_sv(&raw, delta(v[i].rset_id, prev_rs));
 		prev_rs = v[i].rset_id;
 	}
 	prev_rs = 0;
@@ -322,20 +334,23 @@ int snap_listing_decode(const void *z, size_t zlen, struct snap_lent **v_r, size
 		goto bad;
 	v = hw_calloc((size_t)n + 1, sizeof(*v));
 	for (size_t i = 0; i < n && !r.bad; i++)
-		prev_rs = v[i].rset_id = prev_rs + get_sv(&r);
+		prev_rs = v[i].rset_id = undelta(prev_rs, get_sv(&r));
 	prev_rs = 0;
 	for (size_t i = 0; i < n && !r.bad; i++) {
 		if (v[i].rset_id != prev_rs)
 			prev_idx = -1;
 		prev_rs = v[i].rset_id;
-		int64_t idx = prev_idx + 1 + get_sv(&r);
+		int64_t d = get_sv(&r), idx = -1;
+		/* prev_idx is in [-1, 2^32): a delta this small cannot overflow */
+		if (d > -((int64_t)1 << 33) && d < ((int64_t)1 << 33))
+			idx = prev_idx + 1 + d;
 		if (idx < 0 || idx > UINT32_MAX)
 			r.bad = true;
 		prev_idx = idx;
 		v[i].idx = (uint32_t)idx;
 	}
 	for (size_t i = 0; i < n && !r.bad; i++) {
-		prev_uid += get_sv(&r);
+		prev_uid = undelta(prev_uid, get_sv(&r));
 		v[i].uid = (uint32_t)prev_uid;
 	}
 	for (size_t i = 0; i < n && !r.bad; i++) {
@@ -1077,7 +1092,9 @@ const struct snap_held *snap_held_by_hash(struct snap_held_path *hp, const uint8
 int snap_blob_stored(struct snap_repo *r, const uint8_t hash[16], bool *stored_r,
 		     struct hw_error *err)
 {
-	sqlite3_stmt *s = snap_stmt(r, "SELECT 1 FROM snap_blob WHERE hash = ?", err);
+	/* uoff -1: the content's segment was unreadable at the 3 -> 4 upgrade;
+	   it cannot be restored, so it covers nothing (purge asks this) */
+	sqlite3_stmt *s = snap_stmt(r, "SELECT 1 FROM snap_blob WHERE hash = ? AND uoff >= 0", err);
 	int rc;
 
 	*stored_r = false;

@@ -6,7 +6,9 @@
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../snapshot/snap-int.h"
@@ -79,6 +81,161 @@ START_TEST(test_covered)
 	ck_assert_int_eq(snap_covered(r, q + 1, 1, &err), 0);
 	snap_repo_free(&r);
 	hw_store_free(&st);
+}
+END_TEST
+
+/* Content the catalog marks missing (uoff -1: a segment the 3 -> 4
+   upgrade could not read) does not cover a live message: purge would
+   delete the only copy left. A new file with that content is stored
+   again instead of being taken as held. */
+START_TEST(test_missing_not_covered)
+{
+	struct hw_store *st;
+	struct snap_repo *r = make_snapshot(&st);
+	sqlite3 *db = hw_catalog_db(snap_repo_catalog(r));
+	struct hw_error err;
+	struct hw_hash h;
+	struct snap_cover q[2] = {
+		{ .folder = "ex.com/bob", .file = "md50000000001.msg", .size = 18 },
+		{ .folder = "ex.com/bob", .file = "md50000000002.msg", .size = 18 },
+	};
+	struct snap_create_opts o = { 0 };
+	struct snap_create_result res;
+	sqlite3_stmt *s;
+	char *store = tl_path(dir, "store");
+
+	hw_hash_buf("Subject: x\n\nhello\n", 18, &h);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "UPDATE snap_blob SET uoff = -1 WHERE hash = ?", -1,
+					    &s, NULL), SQLITE_OK);
+	sqlite3_bind_blob(s, 1, h.b, 16, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+	ck_assert_int_eq(sqlite3_changes(db), 1);
+	sqlite3_finalize(s);
+	ck_assert_int_eq(snap_covered(r, q, 2, &err), 1);
+	ck_assert(!q[0].covered_r && q[1].covered_r);
+	/* the same content arrives again: stored, and restorable */
+	tl_write_file(store, "ex.com/bob/md50000000003.msg", "Subject: x\n\nhello\n", 18, 0644);
+	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+	ck_assert_uint_eq(res.files_added, 1);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT uoff FROM snap_blob WHERE hash = ?", -1, &s,
+					    NULL), SQLITE_OK);
+	sqlite3_bind_blob(s, 1, h.b, 16, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	ck_assert_int_ge(sqlite3_column_int64(s, 0), 0);
+	sqlite3_finalize(s);
+	ck_assert_int_eq(snap_covered(r, q, 2, &err), 2);
+	free(store);
+	snap_repo_free(&r);
+	hw_store_free(&st);
+}
+END_TEST
+
+/* The first snapshot reads folders ahead on threads, each folder holding
+   an open directory until it is consumed. Small folders add next to no
+   bytes to the read-ahead bound: it must also bound how many folders are
+   held, or a store of many small folders runs out of file descriptors
+   and those folders are left out of the snapshot (a warning only). */
+START_TEST(test_prefetch_many_folders)
+{
+	struct hw_error err;
+	struct hw_store *st;
+	struct snap_repo *r;
+	struct snap_create_opts o = { .jobs = 2 };
+	struct snap_create_result res;
+	char *store = tl_path(dir, "store"), *repo = tl_path(dir, "repo");
+	struct rlimit rl = { 64, 64 };
+	enum { NF = 600 };
+
+	tl_mkdirs(dir, "repo");
+	tl_mkdirs(dir, "store/ex.com");
+	for (int i = 0; i < NF; i++) {
+		char rel[64];
+		snprintf(rel, sizeof(rel), "ex.com/u%03d", i);
+		tl_mkdirs(store, rel);
+		snprintf(rel, sizeof(rel), "ex.com/u%03d/md50000000001.msg", i);
+		tl_write_file(store, rel, "Subject: x\n\nhi\n", 15, 0644);
+	}
+	ck_assert_int_eq(hw_store_open(store, &st, &err), 1);
+	ck_assert_int_eq(snap_repo_open(repo, true, &r, &err), 1);
+	/* this test runs in a child of its own: the limit stays there */
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+	ck_assert_uint_eq(res.skipped, 0);
+	ck_assert_uint_eq(res.folders, NF);
+	ck_assert_uint_eq(res.messages, NF);
+	snap_repo_free(&r);
+	hw_store_free(&st);
+	free(store);
+	free(repo);
+}
+END_TEST
+
+/* as an unprivileged user: a message unreadable at one snapshot, readable
+   at the next (its folder otherwise untouched) is in the next. Returns
+   0 or the step that failed */
+static int skipped_then_readable(void)
+{
+	struct hw_error err;
+	struct hw_store *st;
+	struct snap_repo *r;
+	struct snap_create_opts o = { 0 };
+	struct snap_create_result res;
+	char *store = tl_path(dir, "store"), *repo = tl_path(dir, "repo");
+	char *m2 = tl_path(dir, "store/ex.com/bob/md50000000002.msg");
+	int step = 0;
+
+	if (geteuid() == 0 && (chown(dir, 65534, 65534) < 0 || setgid(65534) < 0 ||
+			       setuid(65534) < 0))
+		return 100;
+	tl_mkdirs(dir, "store/ex.com/bob");
+	tl_mkdirs(dir, "repo");
+	tl_write_file(store, "ex.com/bob/md50000000001.msg", "Subject: x\n\nhello\n", 18, 0644);
+	tl_write_file(store, "ex.com/bob/md50000000002.msg", "Subject: y\n\nworld\n", 18, 0644);
+	if (chmod(m2, 0) < 0 || access(m2, R_OK) == 0)
+		return 101;   /* reads are not refused here: nothing to test */
+	if (hw_store_open(store, &st, &err) != 1 || snap_repo_open(repo, true, &r, &err) != 1)
+		return 102;
+	++step;
+	if (snap_create(r, st, &o, &res, &err) != 1 || res.skipped != 1 || res.messages != 1)
+		return step;
+	++step;
+	/* the admin fixes the permission: the directory does not change */
+	if (chmod(m2, 0644) < 0)
+		return 103;
+	if (snap_create(r, st, &o, &res, &err) != 1 || res.skipped != 0)
+		return step;
+	++step;
+	if (res.messages != 2)
+		return step;
+	++step;
+	/* and the run after that sees the folder unchanged again */
+	if (snap_create(r, st, &o, &res, &err) != 1 || res.messages != 2 || res.folders_changed != 0)
+		return step;
+	snap_repo_free(&r);
+	hw_store_free(&st);
+	free(store);
+	free(repo);
+	free(m2);
+	return 0;
+}
+
+/* A file skipped by one snapshot (unreadable) must not leave its folder
+   looking unchanged to the next: the next snapshot would take the old
+   folder version, without that file, for as long as nothing else in the
+   folder changes */
+START_TEST(test_skipped_file_later)
+{
+	pid_t pid = fork();
+	int status = -1;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(skipped_then_readable());
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 101)
+		return;
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
 }
 END_TEST
 
@@ -447,6 +604,61 @@ START_TEST(test_records_roundtrip)
 }
 END_TEST
 
+/* Deltas of extreme values (a crafted or damaged catalog, or an odd file
+   system's inode and time stamps) wrap instead of overflowing a signed
+   integer: the SAN build stops on that undefined behaviour */
+START_TEST(test_records_extremes)
+{
+	struct snap_rec v[3] = {
+		{ .name = "a", .kind = 1, .mtime_ns = INT64_MAX, .ino = INT64_MIN, .date = INT64_MAX },
+		{ .name = "b", .kind = 1, .mtime_ns = INT64_MIN, .ino = INT64_MAX, .date = INT64_MIN },
+		{ .name = "c", .kind = 2, .mtime_ns = INT64_MAX, .ino = -1, .date = 1 },
+	};
+	struct snap_lent le[3] = { { INT64_MAX, UINT32_MAX, UINT32_MAX, 0 },
+				   { INT64_MIN + 1, 0, 0, 0 }, { INT64_MAX, 0, UINT32_MAX, 0 } };
+	struct snap_rset rs;
+	struct snap_lent *got;
+	size_t n;
+	struct hw_buf b;
+	struct hw_error err;
+	/* raw listing blobs (format 0x81) of two entries: an idx delta of
+	   INT64_MAX after idx 0; rset deltas adding up past INT64_MAX; uid
+	   deltas likewise */
+	static const uint8_t idx_big[] = { 0x81, 2, 2, 0, 0, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff,
+					   0xff, 0xff, 0xff, 0x01, 0, 0, 0, 0 };
+	static const uint8_t rs_big[] = { 0x81, 2, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+					  0xff, 0x01, 2, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t uid_big[] = { 0x81, 2, 2, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff,
+					   0xff, 0xff, 0xff, 0x01, 2, 0, 0 };
+
+	hw_buf_init(&b);
+	ck_assert_int_eq(snap_rset_encode(v, 3, &b, &err), 0);
+	ck_assert_int_eq(snap_rset_decode(b.data, b.len, &rs, &err), 0);
+	ck_assert_uint_eq(rs.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_int_eq(rs.v[i].mtime_ns, v[i].mtime_ns);
+		ck_assert_int_eq(rs.v[i].ino, v[i].ino);
+		ck_assert_int_eq(rs.v[i].date, v[i].date);
+	}
+	snap_rset_release(&rs);
+	ck_assert_int_eq(snap_listing_encode(le, 3, &b, &err), 0);
+	ck_assert_int_eq(snap_listing_decode(b.data, b.len, &got, &n, &err), 0);
+	ck_assert_uint_eq(n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_int_eq(got[i].rset_id, le[i].rset_id);
+		ck_assert_uint_eq(got[i].idx, le[i].idx);
+		ck_assert_uint_eq(got[i].uid, le[i].uid);
+	}
+	free(got);
+	ck_assert_int_eq(snap_listing_decode(idx_big, sizeof(idx_big), &got, &n, &err), -1);
+	ck_assert_int_eq(snap_listing_decode(rs_big, sizeof(rs_big), &got, &n, &err), 0);
+	free(got);
+	ck_assert_int_eq(snap_listing_decode(uid_big, sizeof(uid_big), &got, &n, &err), 0);
+	free(got);
+	hw_buf_release(&b);
+}
+END_TEST
+
 /* file names crafted into a record set: '..', absolute, through a
    subfolder. Restore refuses them and writes nothing outside the target */
 START_TEST(test_crafted_names)
@@ -626,10 +838,14 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_covered);
+	tcase_add_test(tc, test_missing_not_covered);
+	tcase_add_test(tc, test_prefetch_many_folders);
+	tcase_add_test(tc, test_skipped_file_later);
 	tcase_add_test(tc, test_forged_pack_refused);
 	tcase_add_test(tc, test_migrate_v3);
 	tcase_add_test(tc, test_migrate_v3_damaged);
 	tcase_add_test(tc, test_records_roundtrip);
+	tcase_add_test(tc, test_records_extremes);
 	tcase_add_test(tc, test_crafted_names);
 	tcase_add_test(tc, test_pack_order);
 	tcase_add_test(tc, test_parse_time);
