@@ -72,8 +72,11 @@ static int purge_snapshot(const struct hw_policy *pol, const struct hw_store *st
 		}
 	if (snap_covered(repo, cv, k, err) < 0)
 		goto out;
+	/* only what the snapshot just taken holds: an older snapshot's file of
+	   the same name and size may be other content (a name used again), and
+	   a file this snapshot could not read has no copy but the live one */
 	for (size_t i = 0; i < k; i++)
-		covered[i] = cv[i].covered_r;
+		covered[i] = cv[i].covered_r && cr.id > 0 && cv[i].snapshot_r == cr.id;
 	ret = 1;
 out:
 	if (ret == 1)
