@@ -19,7 +19,7 @@
 #include "util.h"
 
 #define COPY_CHUNK (1u << 20)
-/* donors allocated together (fds: two per file) and their bytes */
+/* donors allocated together (fds: up to three per file) and their bytes */
 #define BATCH_FILES DEFRAG_BATCH_FILES
 #define BATCH_BYTES (64u << 20)
 
