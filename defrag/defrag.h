@@ -175,6 +175,10 @@ struct defrag_opts {
 	/* test seam: called after the donor is verified, before the final
 	   checks and the swap (a test modifies the source here) */
 	void (*before_swap)(void *ctx, int dirfd, const char *name);
+	/* test seam: called when the free-space guard found room for a donor,
+	   just before it is allocated (allocated false), and after (true),
+	   with the guard held: parallel runs look and allocate in turn */
+	void (*alloc_hook)(void *ctx, int dirfd, bool allocated);
 	void *hook_ctx;
 	/* per-file report (dry run and real run); may be NULL */
 	void (*report)(void *ctx, const char *relpath, const char *name,
