@@ -321,9 +321,16 @@ int cmd_defrag(int argc, char **argv)
 					     jobs, (unsigned long long)rl.rlim_cur);
 			}
 		}
-		/* --max-rate is for the run: each worker gets its share */
-		if (o.max_rate > 0 && jobs > 1)
+		/* --max-rate is for the run: each worker gets its share, and
+		   there are no more workers than folders (hw_pool_run() starts
+		   no more): a share for an idle one would be lost */
+		if ((size_t)jobs > fl.n - start)
+			jobs = fl.n - start > 0 ? (int)(fl.n - start) : 1;
+		if (o.max_rate > 0 && jobs > 1) {
 			o.max_rate /= jobs;
+			hw_diag_info("--max-rate: %.2f MB/s for each of %d folders at a time",
+				     o.max_rate / 1e6, jobs);
+		}
 		pr.o = &o;
 		hw_pool_run(jobs, fl.n - start, run_folder, &pr, &pr.stop);
 	}

@@ -19,7 +19,7 @@
 #include "util.h"
 
 #define COPY_CHUNK (1u << 20)
-/* donors allocated together (fds: two per file) and their bytes */
+/* donors allocated together (fds: up to three per file) and their bytes */
 #define BATCH_FILES DEFRAG_BATCH_FILES
 #define BATCH_BYTES (64u << 20)
 
@@ -429,6 +429,31 @@ fail:
 	return 0;
 }
 
+/* Folders run in parallel (cmd_defrag -j) and their donors come out of
+   the same free space: the look at it and the allocation it allows go
+   together, or two workers each see room for one donor, both allocate,
+   and the reserve kept for the live server is gone. */
+static pthread_mutex_t alloc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void alloc_begin(void)
+{
+	pthread_mutex_lock(&alloc_lock);
+}
+
+/* the guard found room: the donor is allocated next */
+static void alloc_room(const struct defrag_opts *o, int dirfd)
+{
+	if (o->alloc_hook != NULL)
+		o->alloc_hook(o->hook_ctx, dirfd, false);
+}
+
+static void alloc_end(const struct defrag_opts *o, int dirfd, bool allocated)
+{
+	if (allocated && o->alloc_hook != NULL)
+		o->alloc_hook(o->hook_ctx, dirfd, true);
+	pthread_mutex_unlock(&alloc_lock);
+}
+
 /* the donor: a temp beside the file (a kill leaves only a temp), with the
    full size allocated at once */
 static void job_alloc(struct run *r, struct job *j)
@@ -437,12 +462,14 @@ static void job_alloc(struct run *r, struct job *j)
 	struct hw_error *err = &j->err;
 	uint64_t free_bytes = 0;
 
+	alloc_begin();
 	if (hw_os_free_bytes(j->fd, &free_bytes, err) < 0)
 		goto fail;
 	if (free_bytes < (uint64_t)j->st.st_size + o->reserve) {
 		set_why(&j->fr, DEFRAG_SKIP_NOSPACE, "needs %llu bytes free beyond the %llu reserved",
 			(unsigned long long)j->st.st_size, (unsigned long long)o->reserve);
 		j->needs = false;
+		alloc_end(o, r->dirfd, false);
 		return;
 	}
 	if (o->dry_run) {
@@ -451,8 +478,10 @@ static void job_alloc(struct run *r, struct job *j)
 		else
 			set_why(&j->fr, DEFRAG_DONE, "would rewrite: not right after the previous message");
 		j->needs = false;
+		alloc_end(o, r->dirfd, false);
 		return;
 	}
+	alloc_room(o, r->dirfd);
 	if (hw_atomic_begin(&j->a, r->dirfd, r->relpath, j->name, j->st.st_mode & 07777, err) < 0)
 		goto fail;
 	j->dshown = hw_path_join(r->relpath, j->a.tmpname);
@@ -463,9 +492,11 @@ static void job_alloc(struct run *r, struct job *j)
 	}
 	if (hw_os_preallocate(j->dfd, j->dshown, j->st.st_size, false, err) < 0)
 		goto fail;
+	alloc_end(o, r->dirfd, true);
 	j->prepared = true;
 	return;
 fail:
+	alloc_end(o, r->dirfd, false);
 	job_fail(j);
 }
 
@@ -746,7 +777,7 @@ static int batch_fill(struct run *r, struct batch *b, struct job *jobs, size_t n
 	const struct defrag_opts *o = r->o;
 	uint64_t total = 0, free_bytes = 0;
 	const char *first = NULL;
-	int rc;
+	int rc, ffd = -1;
 
 	memset(b, 0, sizeof(*b));
 	b->fd = -1;
@@ -759,25 +790,36 @@ static int batch_fill(struct run *r, struct batch *b, struct job *jobs, size_t n
 					return -1;
 				if (b->bs == 0)
 					b->bs = 4096;
-				if (hw_os_free_bytes(jobs[k].fd, &free_bytes, err) < 0)
-					return -1;
+				ffd = jobs[k].fd;
 			}
 			jobs[k].boff = total;
 			total += (((uint64_t)jobs[k].st.st_size + b->bs - 1) / b->bs) * b->bs;
 		}
 	if (first == NULL)
 		return 0;
-	if (free_bytes < total + o->reserve)
-		return 0;   /* each file on its own then, with its own guard */
-	if (hw_atomic_begin(&b->a, r->dirfd, r->relpath, first, 0600, err) < 0)
+	alloc_begin();
+	if (hw_os_free_bytes(ffd, &free_bytes, err) < 0) {
+		alloc_end(o, r->dirfd, false);
 		return -1;
+	}
+	if (free_bytes < total + o->reserve) {
+		alloc_end(o, r->dirfd, false);
+		return 0;   /* each file on its own then, with its own guard */
+	}
+	alloc_room(o, r->dirfd);
+	if (hw_atomic_begin(&b->a, r->dirfd, r->relpath, first, 0600, err) < 0) {
+		alloc_end(o, r->dirfd, false);
+		return -1;
+	}
 	b->shown = hw_path_join(r->relpath, b->a.tmpname);
 	b->fd = openat(r->dirfd, b->a.tmpname, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (b->fd < 0) {
 		hw_error_sys(err, "open", b->shown);
+		alloc_end(o, r->dirfd, false);
 		goto fail;
 	}
 	rc = hw_os_preallocate(b->fd, b->shown, (off_t)total, false, err);
+	alloc_end(o, r->dirfd, rc > 0);
 	if (rc < 0)
 		goto fail;
 	if (rc == 0) {

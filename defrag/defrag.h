@@ -175,6 +175,10 @@ struct defrag_opts {
 	/* test seam: called after the donor is verified, before the final
 	   checks and the swap (a test modifies the source here) */
 	void (*before_swap)(void *ctx, int dirfd, const char *name);
+	/* test seam: called when the free-space guard found room for a donor,
+	   just before it is allocated (allocated false), and after (true),
+	   with the guard held: parallel runs look and allocate in turn */
+	void (*alloc_hook)(void *ctx, int dirfd, bool allocated);
 	void *hook_ctx;
 	/* per-file report (dry run and real run); may be NULL */
 	void (*report)(void *ctx, const char *relpath, const char *name,
@@ -210,9 +214,11 @@ void defrag_stats_add(struct defrag_stats *into, const struct defrag_stats *from
 int defrag_folder_run(int dirfd, const char *relpath, const struct defrag_opts *o,
 		      struct defrag_stats *s, struct hw_error *err);
 /* file descriptors one defrag_folder_run() holds open at most (a batch of
-   files and their donors), for callers that run several at once */
+   files and their donors: on the rename path three per file, the file's,
+   the donor's and the hw_atomic temp's), for callers that run several at
+   once */
 #define DEFRAG_BATCH_FILES 128
-#define DEFRAG_FDS_PER_RUN (2 * DEFRAG_BATCH_FILES + 16)
+#define DEFRAG_FDS_PER_RUN (3 * DEFRAG_BATCH_FILES + 16)
 
 /* resume point kept in the catalog (module "defrag"):
    1 found (*folder_r, *after_r malloc'd), 0 none, -1 error */

@@ -91,6 +91,13 @@ cmp -s before.txt now.txt || die "defrag -j 3 changed the store"
 expect_exit 0 hw --store store --state st -j 3 defrag --json
 out | tail -n 1 | grep -q '"rewritten":0' || die "second run with -j 3 rewrote files"
 
+# --max-rate is for the run: shared by the folders rewritten at the same
+# time, not by workers that have no folder to rewrite (2 folders, -j 8)
+rm -rf store st
+for f in bob carol; do make_fragmented "store/example.com/$f" 4 8; done
+expect_exit 0 hw --store store --state st -j 8 defrag --max-rate 8
+grep_err "4.00 MB/s for each of 2 folders"
+
 # usage
 expect_exit 64 hw --store store --state st defrag --budget 1h --until 10:00
 expect_exit 64 hw --store store --state st defrag --until 25:00

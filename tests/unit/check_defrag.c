@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -654,6 +656,73 @@ START_TEST(test_map)
 }
 END_TEST
 
+/* DEFRAG_FDS_PER_RUN is what cmd_defrag budgets per worker against the
+   open-file limit: a run must never hold more, on either path (the rename
+   path holds a donor's two descriptors, the temp's and ours, per file) */
+static size_t fds_open(void)
+{
+	size_t n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n - 1;   /* the DIR's own */
+}
+
+START_TEST(test_fds_within_budget)
+{
+	enum { MANY = DEFRAG_BATCH_FILES + 4 };
+	struct defrag_opts o = DEFRAG_OPTS_INIT;
+	struct defrag_stats s = { 0 };
+	struct hw_error err;
+	struct rlimit rl;
+	char block[4096];
+	int64_t old = (int64_t)time(NULL) - 3600;
+	int mfd;
+
+	tl_mkdirs(dir, "store/example.com/many");
+	{
+		char *p = tl_path(dir, "store/example.com/many");
+		mfd = open(p, O_RDONLY | O_DIRECTORY);
+		free(p);
+	}
+	ck_assert_int_ge(mfd, 0);
+	/* two 4 KiB appends per file, a round apart: two fragments each */
+	for (int b = 0; b < 2; b++)
+		for (int i = 0; i < MANY; i++) {
+			char name[32];
+			int fd;
+			snprintf(name, sizeof(name), "md5%010d.msg", i + 1);
+			fd = openat(mfd, name, O_WRONLY | O_CREAT | O_APPEND, 0640);
+			ck_assert_int_ge(fd, 0);
+			memset(block, 'a' + (i + b) % 26, sizeof(block));
+			ck_assert_int_eq(write(fd, block, sizeof(block)), (ssize_t)sizeof(block));
+			ck_assert_int_eq(fsync(fd), 0);
+			if (b == 1) {
+				struct timespec ts[2] = { { (time_t)old, 0 }, { (time_t)old, 0 } };
+				ck_assert_int_eq(futimens(fd, ts), 0);
+			}
+			close(fd);
+		}
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = fds_open() + DEFRAG_FDS_PER_RUN;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	o.reserve = 0;
+	o.no_move_ext = true;
+	hw_error_clear(&err);
+	ck_assert_msg(defrag_folder_run(mfd, "example.com/many", &o, &s, &err) == 1, "%s",
+		      err.msg);
+	ck_assert_uint_eq(s.files, MANY);
+	ck_assert_uint_eq(s.outcome[DEFRAG_SKIP_ERROR], 0);
+	ck_assert_uint_ge(s.rewritten, 1);
+	defrag_stats_release(&s);
+	close(mfd);
+}
+END_TEST
+
 static Suite *defrag_suite(void)
 {
 	Suite *s = suite_create("defrag");
@@ -673,6 +742,7 @@ static Suite *defrag_suite(void)
 	tcase_add_test(tc, test_faults_keep_files);
 	tcase_add_test(tc, test_budget_and_resume);
 	tcase_add_test(tc, test_map);
+	tcase_add_test(tc, test_fds_within_budget);
 	suite_add_tcase(s, tc);
 	return s;
 }
