@@ -951,6 +951,11 @@ int snap_restore(struct snap_repo *r, const struct hw_store *st, const struct sn
 
 	if (o->to_dir == NULL && st == NULL)
 		return hw_error_set(err, EINVAL, "restore needs a store or --to DIR");
+	/* packs stay while we read them: prune unlinks only under the
+	   exclusive lock. Shared from before the first catalog read, so that a
+	   prune repacking meanwhile cannot unlink a pack named by what we read */
+	if (snap_packs_lock(r, false, err) <= 0)
+		return -1;
 	for (size_t i = 0; i < o->nmessage_ids; i++) {
 		int f = resolve_message_id(&c, o->message_ids[i], err);
 		if (f < 0)
@@ -986,9 +991,6 @@ int snap_restore(struct snap_repo *r, const struct hw_store *st, const struct sn
 		}
 	}
 	c.use_syncfs = c.n > SYNCFS_MIN_FILES;
-	/* packs stay while we read them: prune unlinks only under the exclusive lock */
-	if (snap_packs_lock(r, false, err) <= 0)
-		goto out;
 	make_folders(&c);
 	read_and_write(&c, err);
 	finish_store(&c);
@@ -1027,6 +1029,7 @@ int snap_restore(struct snap_repo *r, const struct hw_store *st, const struct sn
 		hw_error_set(err, EIO, "nothing restored");
 	}
 out:
+	snap_packs_unlock(r);
 	if (c.to_fd >= 0)
 		close(c.to_fd);
 	for (size_t i = 0; i < c.n; i++)

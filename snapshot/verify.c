@@ -169,9 +169,14 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 	char *packname = NULL;
 
 	memset(res, 0, sizeof(*res));
+	/* shared from before the first catalog read: a prune that repacks
+	   meanwhile commits a catalog naming its new pack, but cannot unlink a
+	   pack named by what was read here until this is done */
+	if (snap_packs_lock(r, false, err) <= 0)
+		return -1;
 	s = snap_stmt(r, "SELECT count(*) FROM snap_segment", err);
 	if (s == NULL)
-		return -1;
+		goto out;
 	if (sqlite3_step(s) == SQLITE_ROW)
 		res->total_segments = (uint64_t)sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
@@ -180,7 +185,7 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 	s = snap_stmt(r, "SELECT g.id, g.offset, g.clen, g.csum, k.name FROM snap_segment g"
 		      " JOIN snap_pack k ON k.id = g.pack_id ORDER BY g.verified_at, g.id LIMIT ?", err);
 	if (s == NULL)
-		return -1;
+		goto out;
 	sqlite3_bind_int64(s, 1, (int64_t)want);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		HW_GROW(segs, cap, nseg + 1);
@@ -199,8 +204,6 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 		goto out;
 	}
 	if (load_blobs(r, segs, nseg, err) < 0)
-		goto out;
-	if (snap_packs_lock(r, false, err) <= 0)
 		goto out;
 	ok_ids = hw_calloc(nseg + 1, sizeof(*ok_ids));
 	for (size_t i = 0; i < nseg; i++) {
