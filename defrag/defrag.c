@@ -669,9 +669,26 @@ struct batch {
 	bool active;
 };
 
+/* closes in flight: bounded, so that when freeing is slower than copying
+   (discard) the run waits for it instead of piling up threads and
+   descriptors that hold freed-to-be space */
+#define CLOSE_LATER_MAX 4
+static pthread_mutex_t close_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t close_cv = PTHREAD_COND_INITIALIZER;
+static int close_inflight;
+
+static void close_done(void)
+{
+	pthread_mutex_lock(&close_mu);
+	close_inflight--;
+	pthread_cond_signal(&close_cv);
+	pthread_mutex_unlock(&close_mu);
+}
+
 static void *close_fd(void *arg)
 {
 	close((int)(intptr_t)arg);
+	close_done();
 	return NULL;
 }
 
@@ -685,13 +702,18 @@ static void close_later(int fd)
 	pthread_attr_t at;
 	pthread_t t;
 
+	pthread_mutex_lock(&close_mu);
+	while (close_inflight >= CLOSE_LATER_MAX)
+		pthread_cond_wait(&close_cv, &close_mu);
+	close_inflight++;
+	pthread_mutex_unlock(&close_mu);
 	if (pthread_attr_init(&at) != 0) {
-		close(fd);
+		close_fd((void *)(intptr_t)fd);
 		return;
 	}
 	(void)pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &at, close_fd, (void *)(intptr_t)fd) != 0)
-		close(fd);
+		close_fd((void *)(intptr_t)fd);
 	pthread_attr_destroy(&at);
 }
 
