@@ -30,3 +30,11 @@ unpack_corpus() {  # unpack_corpus NAME DIR: shared/corpora/NAME.tar.zst into DI
 	mkdir -p "$2"
 	tar --zstd -xf "$HW_SHARED/corpora/$1.tar.zst" -C "$2"
 }
+# IMAP.MRK by hand: le32 N (4 bytes, little-endian); mrk_header UIDNEXT
+# (UIDVALIDITY 1000); mrk_record NAME UID SIZE DATE (no flags)
+le32() {
+	v=$1
+	printf "\\$(printf %03o $((v & 255)))\\$(printf %03o $(((v >> 8) & 255)))\\$(printf %03o $(((v >> 16) & 255)))\\$(printf %03o $(((v >> 24) & 255)))"
+}
+mrk_header() { le32 1; le32 1000; le32 "$1"; le32 1; le32 0; le32 0; le32 0; le32 0; printf '\r\n\000\000'; }
+mrk_record() { printf '%s\000\000\000\000\000\000\000' "$1"; le32 "$2"; le32 "$3"; le32 "$4"; }

@@ -2,12 +2,6 @@
 # the run cleanly, the JSON report and the Prometheus file are complete
 . "$HW_TOP/tests/e2e/lib.sh"
 
-le32() {
-	v=$1
-	printf "\\$(printf %03o $((v & 255)))\\$(printf %03o $(((v >> 8) & 255)))\\$(printf %03o $(((v >> 16) & 255)))\\$(printf %03o $(((v >> 24) & 255)))"
-}
-mrk_header() { le32 1; le32 1000; le32 "$1"; le32 1; le32 0; le32 0; le32 0; le32 0; printf '\r\n\000\000'; }
-mrk_record() { printf '%s\000\000\000\000\000\000\000' "$1"; le32 "$2"; le32 "$3"; le32 "$4"; }
 now=$(date +%s)
 old=$((now - 40 * 86400))
 del="store/example.com/bob/Deleted Items.IMAP"

@@ -8,12 +8,6 @@ if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null 2>&1; then
 	echo "skipped: needs root and setpriv (runs purge as nobody over a file it cannot read)"
 	exit 0
 fi
-le32() {
-	v=$1
-	printf "\\$(printf %03o $((v & 255)))\\$(printf %03o $(((v >> 8) & 255)))\\$(printf %03o $(((v >> 16) & 255)))\\$(printf %03o $(((v >> 24) & 255)))"
-}
-mrk_header() { le32 1; le32 1000; le32 "$1"; le32 1; le32 0; le32 0; le32 0; le32 0; printf '\r\n\000\000'; }
-mrk_record() { printf '%s\000\000\000\000\000\000\000' "$1"; le32 "$2"; le32 "$3"; le32 "$4"; }
 old=$(($(date +%s) - 40 * 86400))
 del="store/example.com/bob/Deleted Items.IMAP"
 mkdir -p "$del"
