@@ -244,6 +244,25 @@ static bool skip_entry(const struct hw_entry *e)
 	return strcmp(e->name, hw_folder_lock_name()) == 0;
 }
 
+/* A listed entry as a file to snapshot: 1 take it (*sb filled), 0 not
+   part of the snapshot (a folder, a temp, the lock), -1 not a plain file
+   (warned), -2 gone since the listing (warned: the folder is incomplete) */
+static int entry_stat(int fd, const char *relpath, const struct hw_entry *e, struct stat *sb)
+{
+	if (skip_entry(e) || e->kind == HW_ENTRY_FOLDER)
+		return 0;
+	if (e->kind != HW_ENTRY_MESSAGE && e->kind != HW_ENTRY_FILE) {
+		hw_diag_warn("%s/%s: not a plain file or folder: not in the snapshot", relpath,
+			     e->name);
+		return -1;
+	}
+	if (fstatat(fd, e->name, sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb->st_mode)) {
+		hw_diag_warn("%s/%s: vanished while the snapshot ran: skipped", relpath, e->name);
+		return -2;
+	}
+	return 1;
+}
+
 static size_t count_entries(const struct hw_dir *d)
 {
 	size_t n = 0;
@@ -910,19 +929,10 @@ static void pre_folder_fill(const struct hw_store *st, const char *relpath, stru
 		struct work *w;
 		struct stat sb;
 
-		if (skip_entry(e) || e->kind == HW_ENTRY_FOLDER)
-			continue;
-		if (e->kind != HW_ENTRY_MESSAGE && e->kind != HW_ENTRY_FILE) {
-			hw_diag_warn("%s/%s: not a plain file or folder: not in the snapshot",
-				     relpath, e->name);
-			f->skipped++;
-			continue;
-		}
-		if (fstatat(f->fd, e->name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode)) {
-			hw_diag_warn("%s/%s: vanished while the snapshot ran: skipped", relpath,
-				     e->name);
-			f->skipped++;
-			f->incomplete = true;
+		int k = entry_stat(f->fd, relpath, e, &sb);
+		if (k <= 0) {
+			f->skipped += k < 0;
+			f->incomplete |= k == -2;
 			continue;
 		}
 		HW_GROW(f->wv, cap, f->nwv + 1);
@@ -1160,19 +1170,10 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct pre
 		struct work *w;
 		struct stat sb;
 
-		if (skip_entry(e) || e->kind == HW_ENTRY_FOLDER)
-			continue;
-		if (e->kind != HW_ENTRY_MESSAGE && e->kind != HW_ENTRY_FILE) {
-			hw_diag_warn("%s/%s: not a plain file or folder: not in the snapshot",
-				     relpath, e->name);
-			c->res->skipped++;
-			continue;
-		}
-		if (fstatat(fd, e->name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode)) {
-			hw_diag_warn("%s/%s: vanished while the snapshot ran: skipped", relpath,
-				     e->name);
-			c->res->skipped++;
-			incomplete = true;
+		int k = entry_stat(fd, relpath, e, &sb);
+		if (k <= 0) {
+			c->res->skipped += k < 0;
+			incomplete |= k == -2;
 			continue;
 		}
 		HW_GROW(wv, cap_wv, nwv + 1);
