@@ -46,6 +46,13 @@ struct snap_pack_writer {
 	size_t count;
 	uint64_t bytes;
 
+	/* buffers of written segments, kept for the next ones: a segment's
+	   4 MB of tar and its compressed copy, allocated and faulted in once
+	   instead of grown by doubling and given back for every segment.
+	   Only the caller's thread touches them (seg_open, flush_done). */
+	struct hw_buf *spare;
+	size_t nspare, cap_spare;
+
 	pthread_t *th;
 	int nth;
 	pthread_mutex_t mu;
@@ -175,6 +182,37 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+#define SPARE_MAX 8
+
+static void spare_put(struct snap_pack_writer *w, struct hw_buf *b)
+{
+	if (w->nspare < SPARE_MAX && b->data != NULL) {
+		HW_GROW(w->spare, w->cap_spare, w->nspare + 1);
+		b->len = 0;
+		b->data[0] = '\0';
+		w->spare[w->nspare++] = *b;
+		hw_buf_init(b);
+	} else {
+		hw_buf_release(b);
+	}
+}
+
+/* a buffer for a segment's bytes: a spare one, else one of about
+   min_cap (so that the tar of a segment is not grown by doubling) */
+static void spare_get(struct snap_pack_writer *w, struct hw_buf *b, size_t min_cap)
+{
+	if (w->nspare > 0) {
+		*b = w->spare[--w->nspare];
+		return;
+	}
+	hw_buf_init(b);
+	if (min_cap > 0) {
+		b->data = hw_malloc(min_cap);
+		b->data[0] = '\0';
+		b->cap = min_cap;
+	}
+}
+
 /* write finished segments in order; wait == true: until at most 'keep' are
    pending. Called without the mutex. */
 static int flush_done(struct snap_pack_writer *w, size_t keep, struct hw_error *err)
@@ -206,8 +244,8 @@ static int flush_done(struct snap_pack_writer *w, size_t keep, struct hw_error *
 			return -1;
 		}
 		w->off += j->z.len;
-		hw_buf_release(&j->raw);
-		hw_buf_release(&j->z);
+		spare_put(w, &j->raw);
+		spare_put(w, &j->z);
 		pthread_mutex_lock(&w->mu);
 		w->next_write++;
 	}
@@ -220,8 +258,8 @@ static int flush_done(struct snap_pack_writer *w, size_t keep, struct hw_error *
 static int seg_open(struct snap_pack_writer *w, struct hw_error *err)
 {
 	w->cur = hw_calloc(1, sizeof(*w->cur));
-	hw_buf_init(&w->cur->raw);
-	hw_buf_init(&w->cur->z);
+	spare_get(w, &w->cur->raw, w->seg_bytes + ((size_t)256 << 10));
+	spare_get(w, &w->cur->z, 0);
 	w->ar = archive_write_new();
 	/* pax_restricted: plain ustar headers unless a name or size needs a pax
 	   record (long or non-ASCII names), which every modern tar reads */
@@ -454,6 +492,9 @@ void snap_pack_writer_free(struct snap_pack_writer **wp)
 		hw_buf_release(&w->jobs[i]->z);
 		free(w->jobs[i]);
 	}
+	for (size_t i = 0; i < w->nspare; i++)
+		hw_buf_release(&w->spare[i]);
+	free(w->spare);
 	if (w->at_open)
 		hw_atomic_abort(&w->at);
 	pthread_mutex_destroy(&w->mu);
