@@ -13,7 +13,8 @@
 int cli_snap_repo_open(const char *repo, bool create, struct snap_repo **r_r);
 
 static const char usage_snapshot[] =
-	"usage: hiwater snapshot create [-n] [--full] [--label TEXT] [--repo DIR] [FOLDER...]\n"
+	"usage: hiwater snapshot create [-n] [--full] [--label TEXT] [--window MB] [--repo DIR]\n"
+	"                               [FOLDER...]\n"
 	"       hiwater snapshot list [--json] [--repo DIR]\n"
 	"       hiwater snapshot verify [--sample PERCENT] [--json] [--repo DIR]\n"
 	"       hiwater snapshot prune [-n] [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
@@ -27,6 +28,9 @@ static const char usage_snapshot[] =
 	"  -n, --dry-run     show what would be done\n"
 	"  --full            store every file again (no trust in earlier snapshots)\n"
 	"  --label TEXT      a note kept with the snapshot\n"
+	"  --window MB       new content sorted by similarity in windows of MB before\n"
+	"                    it is packed (default 128, $HIWATER_SNAPSHOT_WINDOW; 0: in\n"
+	"                    directory order). Memory grows by about twice this\n"
 	"  --sample PERCENT  verify: the least recently verified PERCENT of the data\n"
 	"                    (default 100; successive runs cover the rest)\n"
 	"  --keep-*          prune: the retention rules; a snapshot is kept if any rule\n"
@@ -112,6 +116,7 @@ static int parse_common(int argc, char **argv, const struct option *own, const c
 struct create_args {
 	bool full;
 	const char *label;
+	uint64_t window;            /* 0: the default (or the environment's) */
 };
 
 static int create_opt(int c, const char *arg, void *ctx)
@@ -125,6 +130,16 @@ static int create_opt(int c, const char *arg, void *ctx)
 	case 'L':
 		a->label = arg;
 		return 1;
+	case 'W': {
+		char *end;
+		errno = 0;
+		unsigned long long mb = strtoull(arg, &end, 10);
+		if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' || mb > (1ULL << 20))
+			return cli_usage_error("--window: '%s' is not a number of megabytes "
+					       "(0 to 1048576)", arg);
+		a->window = mb == 0 ? SNAP_WINDOW_OFF : (uint64_t)mb << 20;
+		return 1;
+	}
 	}
 	return 0;
 }
@@ -133,6 +148,7 @@ static int snapshot_create(int argc, char **argv)
 {
 	static const struct option own[] = { { "full", no_argument, NULL, 'F' },
 					     { "label", required_argument, NULL, 'L' },
+					     { "window", required_argument, NULL, 'W' },
 					     { NULL, 0, NULL, 0 } };
 	struct create_args a = { 0 };
 	struct snap_create_opts o;
@@ -164,6 +180,7 @@ static int snapshot_create(int argc, char **argv)
 	o.nfolders = (size_t)(argc - optind);
 	o.label = a.label;
 	o.full = a.full;
+	o.window = a.window;
 	o.dry_run = cli.dry_run;
 	o.jobs = cli.jobs;
 	/* the indexer's catalog, when there is one: its content hashes spare

@@ -1543,7 +1543,8 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	/* reading, hashing and parsing run on every CPU; the catalog and the
 	   pack order stay on this thread */
 	c.read_jobs = o->jobs > 0 ? o->jobs : hw_pool_cpus();
-	c.win_max = o->window > 0 ? o->window : SNAP_WINDOW_DEFAULT;
+	c.win_max = o->window == SNAP_WINDOW_OFF ? 0
+		    : o->window > 0 ? o->window : SNAP_WINDOW_DEFAULT;
 	{
 		const char *e = getenv("HIWATER_SNAPSHOT_WINDOW");
 		if (o->window == 0 && e != NULL && *e != '\0')

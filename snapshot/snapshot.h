@@ -50,6 +50,7 @@
 
 #define SNAP_REPO_DEFAULT "snapshots"   /* below the state directory */
 #define SNAP_WINDOW_DEFAULT ((uint64_t)128 << 20)
+#define SNAP_WINDOW_OFF UINT64_MAX
 
 struct snap_repo;
 
@@ -77,7 +78,8 @@ struct snap_create_opts {
 	uint64_t window;            /* reorder window: bytes of new content sorted
 				       by similarity before they go into the pack;
 				       0: SNAP_WINDOW_DEFAULT, or the environment's
-				       HIWATER_SNAPSHOT_WINDOW (MB; 0 turns it off) */
+				       HIWATER_SNAPSHOT_WINDOW (MB; 0 turns it off);
+				       SNAP_WINDOW_OFF: directory order */
 	struct hw_catalog *state_cat; /* the indexer's catalog, optional: its
 				       content hashes and headers spare reads */
 };

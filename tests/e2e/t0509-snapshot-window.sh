@@ -1,0 +1,29 @@
+# snapshot create --window: new content is packed in similarity order
+# (normalised subject first) within the window; --window 0 packs it in
+# directory order; a bad value is a usage error. Restores are the same.
+. "$HW_TOP/tests/e2e/lib.sh"
+
+export HIWATER_STORE=$PWD/store HIWATER_STATE=$PWD/state
+f=store/ex.com/bob
+mkdir -p "$f"
+printf 'Subject: zebra\n\nz\n' > "$f/md50000000001.msg"
+printf 'Subject: apple\n\na\n' > "$f/md50000000002.msg"
+printf 'Subject: Re: apple\n\nra\n' > "$f/md50000000003.msg"
+members() { bsdtar -tf "$1"/packs/pack-*.tar.zst | sed 's,.*/,,' | tr '\n' ' '; }
+
+expect_exit 0 hw snapshot create --repo sorted --window 1
+[ "$(members sorted)" = "md50000000002.msg md50000000003.msg md50000000001.msg " ] ||
+	die "similarity order expected, got: $(members sorted)"
+expect_exit 0 hw snapshot create --repo plain --window 0
+[ "$(members plain)" = "md50000000001.msg md50000000002.msg md50000000003.msg " ] ||
+	die "directory order expected, got: $(members plain)"
+for r in sorted plain; do
+	expect_exit 0 hw restore --repo "$r" --to "out-$r" ex.com/bob
+	for m in 1 2 3; do
+		cmp "out-$r/ex.com/bob/md5000000000$m.msg" "$f/md5000000000$m.msg" ||
+			die "$r: message $m differs"
+	done
+done
+expect_exit 64 hw snapshot create --repo bad --window lots
+grep_err "window"
+[ ! -e bad ] || die "a usage error created a repository"
