@@ -167,20 +167,24 @@ static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
 	return 0;
 }
 
-/* copy fd -> dfd, hashing what was read; -1 error */
-static int copy_data(struct run *r, int fd, int dfd, uint64_t doff, uint64_t size,
-		     const char *shown, const char *dshown, struct hw_hash *h, struct hw_error *err)
+/* Read [off, off + len) of fd, hashing it; with dfd >= 0 also write it to
+   dfd at doff (a copy, throttled). -1 error: a copy's source that ends
+   early shrank while it was copied (EAGAIN); a read-back that ends early is
+   a short read (EIO) */
+static int read_hashed(struct run *r, int fd, uint64_t off, uint64_t len, const char *shown,
+		       int dfd, uint64_t doff, const char *dshown, struct hw_hash *h,
+		       struct hw_error *err)
 {
 	XXH3_state_t *xs = XXH3_createState();
-	uint64_t off = 0;
+	uint64_t done = 0;
 	int ret = 1;
 
 	if (xs == NULL)
 		abort();
 	XXH3_128bits_reset(xs);
-	while (off < size) {
-		size_t want = size - off < COPY_CHUNK ? (size_t)(size - off) : COPY_CHUNK;
-		ssize_t n = pread(fd, r->buf, want, (off_t)off);
+	while (done < len) {
+		size_t want = len - done < COPY_CHUNK ? (size_t)(len - done) : COPY_CHUNK;
+		ssize_t n = pread(fd, r->buf, want, (off_t)(off + done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -188,16 +192,19 @@ static int copy_data(struct run *r, int fd, int dfd, uint64_t doff, uint64_t siz
 			break;
 		}
 		if (n == 0) {
-			ret = hw_error_set(err, EAGAIN, "%s shrank while it was copied", shown);
+			ret = dfd >= 0 ? hw_error_set(err, EAGAIN, "%s shrank while it was copied", shown)
+				       : hw_error_set(err, EIO, "%s: short read", shown);
 			break;
 		}
 		XXH3_128bits_update(xs, r->buf, (size_t)n);
-		if (pwrite_all(dfd, r->buf, (size_t)n, (off_t)(doff + off)) < 0) {
-			ret = hw_error_sys(err, "write", dshown);
-			break;
+		if (dfd >= 0) {
+			if (pwrite_all(dfd, r->buf, (size_t)n, (off_t)(doff + done)) < 0) {
+				ret = hw_error_sys(err, "write", dshown);
+				break;
+			}
+			throttle_add(&r->th, 2 * (uint64_t)n);
 		}
-		off += (uint64_t)n;
-		throttle_add(&r->th, 2 * (uint64_t)n);
+		done += (uint64_t)n;
 	}
 	if (ret > 0) {
 		XXH128_canonical_t c;
@@ -206,6 +213,13 @@ static int copy_data(struct run *r, int fd, int dfd, uint64_t doff, uint64_t siz
 	}
 	XXH3_freeState(xs);
 	return ret;
+}
+
+/* copy fd -> dfd, hashing what was read; -1 error */
+static int copy_data(struct run *r, int fd, int dfd, uint64_t doff, uint64_t size,
+		     const char *shown, const char *dshown, struct hw_hash *h, struct hw_error *err)
+{
+	return read_hashed(r, fd, 0, size, shown, dfd, doff, dshown, h, err);
 }
 
 /* Write back a source's dirty pages before EXT4_IOC_MOVE_EXT. Not a
@@ -735,35 +749,8 @@ static void batch_release(struct batch *b)
 static int hash_range(struct run *r, int fd, uint64_t off, uint64_t len, const char *shown,
 		      struct hw_hash *h, struct hw_error *err)
 {
-	XXH3_state_t *xs = XXH3_createState();
-	uint64_t done = 0;
-	int ret = 1;
-
-	if (xs == NULL)
-		abort();
-	XXH3_128bits_reset(xs);
-	while (done < len) {
-		size_t want = len - done < COPY_CHUNK ? (size_t)(len - done) : COPY_CHUNK;
-		ssize_t n = pread(fd, r->buf, want, (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? hw_error_sys(err, "read", shown)
-				    : hw_error_set(err, EIO, "%s: short read", shown);
-			break;
-		}
-		XXH3_128bits_update(xs, r->buf, (size_t)n);
-		done += (uint64_t)n;
-	}
-	if (ret > 0) {
-		XXH128_canonical_t c;
-		XXH128_canonicalFromHash(&c, XXH3_128bits_digest(xs));
-		memcpy(h->b, c.digest, 16);
-	}
-	XXH3_freeState(xs);
-	return ret;
+	return read_hashed(r, fd, off, len, shown, -1, 0, NULL, h, err);
 }
-
 
 /* fragments and physical ends of the batch range [off, off + len) */
 static void batch_range(const struct batch *b, uint64_t off, uint64_t len, size_t *frags_r,
