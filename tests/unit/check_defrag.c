@@ -126,19 +126,9 @@ static void teardown(void)
 static void assert_folder_intact(bool same_inode)
 {
 	for (int i = 0; i < NFILES; i++) {
-		struct hw_hash h;
-		struct hw_error err;
 		struct stat st;
-		int fd = openat(dirfd_, names[i], O_RDONLY | O_NOFOLLOW);
-		ck_assert_msg(fd >= 0, "%s: %s", names[i], strerror(errno));
-		ck_assert_int_eq(hw_hash_fd(fd, names[i], &h, NULL, &err), 1);
-		ck_assert_int_eq(fstat(fd, &st), 0);
-		close(fd);
-		ck_assert_msg(memcmp(h.b, hashes[i].b, 16) == 0, "%s content changed", names[i]);
-		ck_assert_int_eq(st.st_mode, stats[i].st_mode);
-		ck_assert_int_eq(st.st_size, stats[i].st_size);
+		tl_assert_file_kept(dirfd_, names[i], hashes[i].b, &stats[i], &st);
 		ck_assert_int_eq(st.st_uid, stats[i].st_uid);
-		ck_assert_int_eq(HW_TS_NS(st.st_mtim), HW_TS_NS(stats[i].st_mtim));
 		if (same_inode)
 			ck_assert_int_eq(st.st_ino, stats[i].st_ino);
 	}

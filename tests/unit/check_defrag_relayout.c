@@ -153,20 +153,8 @@ static void teardown(void)
 
 static void assert_intact(void)
 {
-	for (size_t i = 0; i < nfiles; i++) {
-		struct hw_hash h;
-		struct hw_error err;
-		struct stat st;
-		int fd = openat(dirfd_, names[i], O_RDONLY | O_NOFOLLOW);
-		ck_assert_msg(fd >= 0, "%s: %s", names[i], strerror(errno));
-		ck_assert_int_eq(hw_hash_fd(fd, names[i], &h, NULL, &err), 1);
-		ck_assert_int_eq(fstat(fd, &st), 0);
-		close(fd);
-		ck_assert_msg(memcmp(h.b, hashes[i].b, 16) == 0, "%s content changed", names[i]);
-		ck_assert_int_eq(st.st_size, stats[i].st_size);
-		ck_assert_int_eq(st.st_mode, stats[i].st_mode);
-		ck_assert_int_eq(HW_TS_NS(st.st_mtim), HW_TS_NS(stats[i].st_mtim));
-	}
+	for (size_t i = 0; i < nfiles; i++)
+		tl_assert_file_kept(dirfd_, names[i], hashes[i].b, &stats[i], NULL);
 	ck_assert_uint_eq(tl_count_prefix(fdir, HW_TMP_PREFIX), 0);
 }
 

@@ -12,6 +12,7 @@
 
 #include <check.h>
 
+#include "hash.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -160,4 +161,24 @@ bool tl_unpack_corpus(const char *name, const char *dir)
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "tar -xf %s failed", tarball);
 	free(tarball);
 	return true;
+}
+
+void tl_assert_file_kept(int dirfd, const char *name, const unsigned char hash[16],
+			 const struct stat *was, struct stat *now_r)
+{
+	struct hw_hash h;
+	struct hw_error err;
+	struct stat st;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW);
+
+	ck_assert_msg(fd >= 0, "%s: %s", name, strerror(errno));
+	ck_assert_int_eq(hw_hash_fd(fd, name, &h, NULL, &err), 1);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	close(fd);
+	ck_assert_msg(memcmp(h.b, hash, 16) == 0, "%s content changed", name);
+	ck_assert_int_eq(st.st_size, was->st_size);
+	ck_assert_int_eq(st.st_mode, was->st_mode);
+	ck_assert_int_eq(HW_TS_NS(st.st_mtim), HW_TS_NS(was->st_mtim));
+	if (now_r != NULL)
+		*now_r = st;
 }

@@ -41,4 +41,11 @@ const char *tl_shared_dir(void);
    dir; false if the corpus is not there (the test may skip) */
 bool tl_unpack_corpus(const char *name, const char *dir);
 
+/* name in dirfd still has the content hash (XXH3-128, 16 bytes) and the
+   size, mode and mtime of *was (a rewrite must keep them); *now_r (may be
+   NULL) gets its stat for further checks */
+struct stat;
+void tl_assert_file_kept(int dirfd, const char *name, const unsigned char hash[16],
+			 const struct stat *was, struct stat *now_r);
+
 #endif
