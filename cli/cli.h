@@ -84,6 +84,12 @@ struct hw_policy;
 #define CLI_CONFIG_DEFAULT "/etc/hiwater.yaml"
 int cli_policy_load(const struct hw_policy **pol_r);
 
+/* cmd_snapshot.c: the reorder window for snap_create_opts.window when the
+   command line gave none: 0 (snap_create's own choice: HIWATER_SNAPSHOT_WINDOW,
+   else its default) unless the policy sets snapshots: reorder_window and the
+   environment does not */
+uint64_t cli_snap_window(const struct hw_policy *pol);
+
 /* cmd_purge.c: select by the policy and, unless dry_run, snapshot and
    remove (nightly runs the same code). *cat_r is the catalog it opened (or
    NULL), for the caller to free. Stops between folders once deadline (unix

@@ -181,6 +181,7 @@ static void step_snapshot(struct nightly *n, struct step *s)
 		goto out;
 	}
 	o.label = "nightly";
+	o.window = cli_snap_window(n->pol);
 	if (snap_create(repo, n->st, &o, &res, &err) < 0) {
 		step_set(s, ST_FAILED, "%s", err.msg);
 		goto out;

@@ -263,6 +263,8 @@ static int policy_show(const struct hw_policy *pol, const char *arg)
 	print_opt_dur(p, "snapshots.within", pol->snapshots.has_within, pol->snapshots.within);
 	print_opt_real(p, "snapshots.verify_sample", pol->snapshots.has_verify_sample,
 		       pol->snapshots.verify_sample);
+	print_opt_size(p, "snapshots.reorder_window", pol->snapshots.has_reorder_window,
+		       pol->snapshots.reorder_window);
 	hw_printer_summary_end(p);
 	hw_printer_free(&p);
 	hw_policy_mailbox_release(&m);

@@ -40,8 +40,7 @@ static int purge_snapshot(const struct hw_policy *pol, const struct hw_store *st
 	bool *covered = hw_calloc(plan->messages + 1, sizeof(*covered));
 	int ret = -1;
 
-	dir = pol->snapshot_dir != NULL ? hw_strdup(pol->snapshot_dir)
-					: hw_path_join(state, SNAP_REPO_DEFAULT);
+	dir = snap_repo_default(state, pol->snapshot_dir);
 	if (snap_repo_open(dir, true, &repo, err) <= 0)
 		goto out;
 	if (snap_repo_lock(repo, err) <= 0) {
@@ -56,6 +55,7 @@ static int purge_snapshot(const struct hw_policy *pol, const struct hw_store *st
 	o.folders = folders;
 	o.nfolders = k;
 	o.label = "before purge";
+	o.window = cli_snap_window(pol);
 	o.state_cat = cat;
 	if (snap_create(repo, st, &o, &cr, err) < 0) {
 		hw_error_prefix(err, "snapshot before purge failed, nothing removed");

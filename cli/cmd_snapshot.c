@@ -29,14 +29,24 @@ static const char usage_snapshot[] =
 	"  --full            store every file again (no trust in earlier snapshots)\n"
 	"  --label TEXT      a note kept with the snapshot\n"
 	"  --window MB       new content sorted by similarity in windows of MB before\n"
-	"                    it is packed (default 128, $HIWATER_SNAPSHOT_WINDOW; 0: in\n"
-	"                    directory order). Memory grows by about twice this\n"
+	"                    it is packed (default 128, $HIWATER_SNAPSHOT_WINDOW, policy\n"
+	"                    snapshots: reorder_window; 0: in directory order).\n"
+	"                    Memory grows by about twice this\n"
 	"  --sample PERCENT  verify: the least recently verified PERCENT of the data\n"
 	"                    (default 100; successive runs cover the rest)\n"
 	"  --keep-*          prune: the retention rules; a snapshot is kept if any rule\n"
 	"                    keeps it; without any, the policy's snapshots retention\n"
 	"                    (keep_last, keep_daily, ...) applies; with neither, prune\n"
 	"                    refuses\n";
+
+uint64_t cli_snap_window(const struct hw_policy *pol)
+{
+	const char *e = getenv("HIWATER_SNAPSHOT_WINDOW");
+
+	if ((e != NULL && *e != '\0') || pol == NULL || !pol->snapshots.has_reorder_window)
+		return 0;
+	return pol->snapshots.reorder_window == 0 ? SNAP_WINDOW_OFF : pol->snapshots.reorder_window;
+}
 
 int cli_snap_repo_open(const char *repo, bool create, struct snap_repo **r_r)
 {
@@ -181,6 +191,11 @@ static int snapshot_create(int argc, char **argv)
 	o.label = a.label;
 	o.full = a.full;
 	o.window = a.window;
+	if (o.window == 0) {
+		const struct hw_policy *pol = NULL;
+		if (cli_policy_load(&pol) == 1)
+			o.window = cli_snap_window(pol);
+	}
 	o.dry_run = cli.dry_run;
 	o.jobs = cli.jobs;
 	/* the indexer's catalog, when there is one: its content hashes spare

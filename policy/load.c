@@ -660,9 +660,18 @@ static int snapshots_key(struct loader *L, const char *key, yaml_node_t *v, void
 		return sn->has_monthly = true, get_count(L, v, 1000000, &sn->monthly);
 	if (strcmp(key, "within") == 0)
 		return sn->has_within = true, get_duration(L, v, &sn->within);
+	if (strcmp(key, "reorder_window") == 0) {
+		if (!get_size(L, v, &sn->reorder_window))
+			return 0;
+		if (sn->reorder_window > ((uint64_t)1 << 40))
+			return fail_at(L, v, "reorder window too large: expected at most 1TB "
+				       "(and at most what memory allows twice), found '%s'", scalar(v));
+		return sn->has_reorder_window = true, 1;
+	}
 	if (strcmp(key, "verify_sample") != 0)
 		return unknown_key(L, key, "snapshots",
-				   "last, hourly, daily, weekly, monthly, within, verify_sample");
+				   "last, hourly, daily, weekly, monthly, within, verify_sample, "
+				   "reorder_window");
 	if (!want_scalar(L, v, "a percentage such as 5%"))
 		return 0;
 	pct = hw_strdup(scalar(v));

@@ -124,10 +124,12 @@ struct hw_policy {
 
 	struct hw_policy_snapshots {
 		bool has_last, has_hourly, has_daily, has_weekly, has_monthly, has_within,
-			has_verify_sample;
+			has_verify_sample, has_reorder_window;
 		int64_t last, hourly, daily, weekly, monthly;
 		int64_t within;            /* seconds */
 		double verify_sample;      /* percent of messages re-read per run, 0..100 */
+		uint64_t reorder_window;   /* bytes of new content sorted before packing;
+					      0: directory order */
 	} snapshots;
 };
 

@@ -27,3 +27,20 @@ done
 expect_exit 64 hw snapshot create --repo bad --window lots
 grep_err "window"
 [ ! -e bad ] || die "a usage error created a repository"
+
+# the policy's snapshots: reorder_window, when neither --window nor the
+# environment sizes it; the command line wins over the policy
+printf 'snapshots:\n  reorder_window: 0\n' > pol.yaml
+expect_exit 0 hw -c pol.yaml snapshot create --repo pol-plain
+[ "$(members pol-plain)" = "md50000000001.msg md50000000002.msg md50000000003.msg " ] ||
+	die "policy reorder_window 0: directory order expected, got: $(members pol-plain)"
+expect_exit 0 hw -c pol.yaml snapshot create --repo pol-cli --window 1
+[ "$(members pol-cli)" = "md50000000002.msg md50000000003.msg md50000000001.msg " ] ||
+	die "--window over the policy: similarity order expected, got: $(members pol-cli)"
+printf 'snapshots:\n  reorder_window: 1MB\n' > pol1.yaml
+(export HIWATER_SNAPSHOT_WINDOW=0; expect_exit 0 hw -c pol1.yaml snapshot create --repo pol-env)
+[ "$(members pol-env)" = "md50000000001.msg md50000000002.msg md50000000003.msg " ] ||
+	die "the environment over the policy: directory order expected, got: $(members pol-env)"
+printf 'snapshots:\n  reorder_window: lots\n' > polbad.yaml
+expect_exit 78 hw -c polbad.yaml snapshot create --repo pol-bad
+grep_err "reorder_window\|expected a size"

@@ -52,6 +52,8 @@ START_TEST(test_example_file)
 	ck_assert_int_eq(pol->snapshots.daily, 14);
 	ck_assert_int_eq(pol->snapshots.within, 2 * 86400);
 	ck_assert(pol->snapshots.verify_sample > 4.99 && pol->snapshots.verify_sample < 5.01);
+	ck_assert(pol->snapshots.has_reorder_window);
+	ck_assert_uint_eq(pol->snapshots.reorder_window, 128ULL << 20);
 	hw_policy_free(&pol);
 	ck_assert_ptr_null(pol);
 }
@@ -147,6 +149,8 @@ static const struct {
 	{ "defrag:\n  max_rate: fast\n", 2, 13, "expected a rate such as 50MB/s" },
 	{ "logs:\n  compress: bzip2\n", 2, 13, "expected zstd, gzip or none" },
 	{ "snapshots:\n  verify_sample: 150%\n", 2, 18, "percentage" },
+	{ "snapshots:\n  reorder_window: lots\n", 2, 19, "expected a size" },
+	{ "snapshots:\n  reorder_window: 2TB\n", 2, 19, "too large" },
 	{ "domains:\n  \"a/b\": {}\n", 2, 3, "not a domain name" },
 	{ "mailboxes:\n  bob: {}\n", 2, 3, "not a mailbox" },
 	{ "domains:\n  A.example: {}\n  a.example: {}\n", 3, 3, "given twice" },
