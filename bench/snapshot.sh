@@ -17,6 +17,9 @@ now() { date +%s.%N; }
 t() { s=$(now); "$@" >/dev/null 2>&1 || true; e=$(now); echo "$e - $s" | bc; }
 med3() { a=$(t "$@"); b=$(t "$@"); c=$(t "$@"); printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -n | sed -n 2p; }
 ratio() { echo "scale=2; $1 / $2" | bc; }
+# CPU seconds (user + system, children included) of one run
+cpu() { sh -c '"$@" >/dev/null 2>&1; times' sh "$@" | tail -1 |
+	awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); s += a[1] * 60 + a[2] } printf "%.2f\n", s }'; }
 size() { du -sb "$1" | cut -f1; }
 
 # the Enron store as a migration lays it out (mkstore --from-corpus when it is there)
@@ -50,6 +53,9 @@ full_ours=$(med3 full_hw)
 our_size=$(size state/snapshots)
 pack_size=$(du -cb state/snapshots/packs/* | tail -1 | cut -f1)
 echo "full snapshot:  hiwater ${full_ours}s  tar --zstd ${full_tar}s  ratio $(ratio "$full_ours" "$full_tar")"
+cpu_tar=$(cpu tar --zstd -cf "$W/s.tar.zst" -C "$W" store)
+cpu_ours=$(cpu sh -c "rm -rf '$W/state' && '$HW' snapshot create -q")
+echo "full CPU:       hiwater ${cpu_ours}s  tar --zstd ${cpu_tar}s  ratio $(ratio "$cpu_ours" "$cpu_tar") (user + system; $(nproc) CPUs)"
 echo "full size:      hiwater $our_size (packs $pack_size)  tar --zstd $tar_size  ratio $(ratio "$our_size" "$tar_size") (packs $(ratio "$pack_size" "$tar_size"))"
 
 # ---- unchanged snapshot ----
