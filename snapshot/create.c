@@ -1547,8 +1547,16 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 		    : o->window > 0 ? o->window : SNAP_WINDOW_DEFAULT;
 	{
 		const char *e = getenv("HIWATER_SNAPSHOT_WINDOW");
-		if (o->window == 0 && e != NULL && *e != '\0')
-			c.win_max = (uint64_t)strtoull(e, NULL, 10) << 20;
+		if (o->window == 0 && e != NULL && *e != '\0') {
+			char *end;
+			errno = 0;
+			unsigned long long mb = strtoull(e, &end, 10);
+			if (errno != 0 || end == e || *end != '\0' || e[0] == '-' || mb > (1ULL << 20))
+				hw_diag_warn("HIWATER_SNAPSHOT_WINDOW: '%s' is not a number of megabytes "
+					     "(0 to 1048576): the default window is used", e);
+			else
+				c.win_max = (uint64_t)mb << 20;
+		}
 	}
 	if (!o->dry_run) {
 		int lr = snap_repo_lock(r, err);
