@@ -1064,13 +1064,13 @@ static void fields_extract(const char *s, const struct field_span *f, struct msg
 	}
 	if (f[F_FROM].seen)
 		h->from = extract_text(s, &f[F_FROM], &tmp);
-	if (f[F_TO].seen)
+	if (f[F_TO].seen && !(h->skip & MSGHDR_SKIP_TO))
 		h->to = extract_text(s, &f[F_TO], &tmp);
 	if (f[F_SUBJECT].seen)
 		h->subject = extract_text(s, &f[F_SUBJECT], &tmp);
 	if (f[F_MESSAGE_ID].seen)
 		h->message_id = extract_id(s, &f[F_MESSAGE_ID], &tmp);
-	if (f[F_IN_REPLY_TO].seen)
+	if (f[F_IN_REPLY_TO].seen && !(h->skip & MSGHDR_SKIP_IN_REPLY_TO))
 		h->in_reply_to = extract_id(s, &f[F_IN_REPLY_TO], &tmp);
 	hw_buf_release(&tmp);
 }
@@ -1101,8 +1101,10 @@ int msghdr_parse(const char *buf, size_t len, bool at_eof, struct msghdr *h)
 	size_t lead_blank_end = 0;
 	bool lf_ok = false, have_field = false;
 	int cur = -1;
+	unsigned skip = h->skip;
 
 	msghdr_release(h);
+	h->skip = skip;
 	memset(f, 0, sizeof(f));
 	h->bytes_read = len;
 

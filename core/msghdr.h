@@ -44,7 +44,11 @@ struct msghdr {
 	bool truncated;      /* the block was cut at MSGHDR_CAP */
 	bool no_separator;   /* no blank line ended the block */
 	size_t bytes_read;   /* how much of the file was read */
+	unsigned skip;       /* MSGHDR_SKIP_*: fields the caller does not want
+				(left NULL; set after msghdr_init) */
 };
+#define MSGHDR_SKIP_TO 1u
+#define MSGHDR_SKIP_IN_REPLY_TO 2u
 
 void msghdr_init(struct msghdr *h);
 void msghdr_release(struct msghdr *h);

@@ -512,6 +512,39 @@ START_TEST(test_basic_fields)
 }
 END_TEST
 
+/* skip: the fields asked away stay NULL, across parses of the same struct;
+   the others are the same as without it */
+START_TEST(test_skip_fields)
+{
+	static const char msg[] = "From: a@b\nTo: c@d\nSubject: s\nMessage-ID: <m@x>\n"
+				  "In-Reply-To: <r@x>\nDate: Mon, 6 Nov 2000 08:43:00 -0800\n\nbody\n";
+	struct msghdr h;
+
+	msghdr_init(&h);
+	h.skip = MSGHDR_SKIP_TO | MSGHDR_SKIP_IN_REPLY_TO;
+	for (int round = 0; round < 2; round++) {
+		ck_assert_int_eq(msghdr_parse(msg, sizeof(msg) - 1, true, &h), 1);
+		ck_assert_ptr_null(h.to);
+		ck_assert_ptr_null(h.in_reply_to);
+		check_str("from", h.from, "a@b");
+		check_str("subject", h.subject, "s");
+		check_str("message_id", h.message_id, "<m@x>");
+		ck_assert(h.date_known);
+		ck_assert_int_eq(h.date, 973528980);
+		ck_assert_uint_eq(h.skip, MSGHDR_SKIP_TO | MSGHDR_SKIP_IN_REPLY_TO);
+	}
+	msghdr_release(&h);
+	h.skip = MSGHDR_SKIP_TO;
+	ck_assert_int_eq(msghdr_parse(msg, sizeof(msg) - 1, true, &h), 1);
+	ck_assert_ptr_null(h.to);
+	check_str("in_reply_to", h.in_reply_to, "<r@x>");
+	msghdr_release(&h);
+	PARSE_LIT(msg, &h);
+	check_str("to", h.to, "c@d");
+	msghdr_release(&h);
+}
+END_TEST
+
 START_TEST(test_ids)
 {
 	struct msghdr h;
@@ -1410,6 +1443,7 @@ static Suite *msghdr_suite(void)
 	tcase_add_test(tc, test_words_random);
 	tcase_add_test(tc, test_words_no_close_long);
 	tcase_add_test(tc, test_basic_fields);
+	tcase_add_test(tc, test_skip_fields);
 	tcase_add_test(tc, test_ids);
 	tcase_add_test(tc, test_line_ends);
 	tcase_add_test(tc, test_mixed_line_ends);
