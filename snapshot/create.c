@@ -394,15 +394,16 @@ static int blob_known(struct create_ctx *c, const uint8_t hash[16], bool *known_
    then From, then Message-ID; other files (IMAP.MRK, HIWATER.MRK) first. */
 static char *sim_key(int kind, const struct file_meta *fm)
 {
-	struct hw_buf b;
 	const char *subj = fm->subject != NULL ? fm->subject : "";
+	const char *from = fm->from != NULL ? fm->from : "";
+	const char *mid = fm->message_id != NULL ? fm->message_id : "";
+	size_t ns, nf, nm;
+	char *key, *q;
 
-	hw_buf_init(&b);
 	/* other files first, in directory order: a folder's settings files
 	   are restored before its messages, as before the reordering */
-	hw_buf_addc(&b, kind != SNAP_KIND_MESSAGE ? '\x01' : '\x02');
 	if (kind != SNAP_KIND_MESSAGE)
-		return hw_buf_detach(&b, NULL);
+		return hw_strdup("\x01");
 	for (;;) {
 		while (*subj == ' ' || *subj == '\t')
 			subj++;
@@ -413,14 +414,19 @@ static char *sim_key(int kind, const struct file_meta *fm)
 		else
 			break;
 	}
-	for (const char *p = subj; *p != '\0'; p++)
-		hw_buf_addc(&b, (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p);
-	hw_buf_addc(&b, '\x01');
-	for (const char *p = fm->from != NULL ? fm->from : ""; *p != '\0'; p++)
-		hw_buf_addc(&b, (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p);
-	hw_buf_addc(&b, '\x01');
-	hw_buf_adds(&b, fm->message_id != NULL ? fm->message_id : "");
-	return hw_buf_detach(&b, NULL);
+	ns = strlen(subj);
+	nf = strlen(from);
+	nm = strlen(mid);
+	key = q = hw_malloc(ns + nf + nm + 4);
+	*q++ = '\x02';
+	for (size_t i = 0; i < ns; i++)
+		*q++ = (subj[i] >= 'A' && subj[i] <= 'Z') ? (char)(subj[i] - 'A' + 'a') : subj[i];
+	*q++ = '\x01';
+	for (size_t i = 0; i < nf; i++)
+		*q++ = (from[i] >= 'A' && from[i] <= 'Z') ? (char)(from[i] - 'A' + 'a') : from[i];
+	*q++ = '\x01';
+	memcpy(q, mid, nm + 1);
+	return key;
 }
 
 static int cmp_win(const void *a, const void *b)
@@ -523,6 +529,8 @@ static void window_release(struct create_ctx *c)
 	c->nwin = 0;
 }
 
+#define WIN_SLACK_MAX 64          /* a read buffer with more spare room is copied */
+
 /* new content: into the window (data taken over when owned is given),
    or straight into the pack when there is no window */
 static int store_blob(struct create_ctx *c, const char *member, const uint8_t hash[16],
@@ -548,13 +556,19 @@ static int store_blob(struct create_ctx *c, const char *member, const uint8_t ha
 		memset(it, 0, sizeof(*it));
 		it->member = hw_strdup(member);
 		it->key = sim_key(kind, fm);
-		/* an exact-size copy: a read buffer has slack (up to 64 KB) */
-		(void)owned;
-		it->data.data = hw_malloc(len + 1);
-		memcpy(it->data.data, data, len);
-		it->data.data[len] = '\0';
-		it->data.len = len;
-		it->data.cap = len + 1;
+		if (owned != NULL && owned->data == data && owned->len == len &&
+		    owned->cap - len <= WIN_SLACK_MAX) {
+			/* the read buffer itself (snap_read_fd sizes it exactly) */
+			it->data = *owned;
+			hw_buf_init(owned);
+		} else {
+			/* an exact-size copy: the window counts bytes it holds */
+			it->data.data = hw_malloc(len + 1);
+			memcpy(it->data.data, data, len);
+			it->data.data[len] = '\0';
+			it->data.len = len;
+			it->data.cap = len + 1;
+		}
 		it->mtime = mtime;
 		it->pb = c->npb;
 		it->seq = c->npb;
@@ -733,8 +747,11 @@ static void read_one(void *ctx, size_t i, int worker)
 	w->sb.st_size = (off_t)len;
 	hw_hash_buf(data, len, &hh);
 	memcpy(w->hash, hh.b, 16);
-	if (w->kind == SNAP_KIND_MESSAGE)
+	if (w->kind == SNAP_KIND_MESSAGE) {
+		/* the catalog keeps Date, From, Subject and Message-ID only */
+		w->h.skip = MSGHDR_SKIP_TO | MSGHDR_SKIP_IN_REPLY_TO;
 		msghdr_parse(data, len, true, &w->h);
+	}
 }
 
 /* which items of the batch workers read; files the indexer hashed whose
@@ -1267,14 +1284,15 @@ read:
 		if (snap_step_done(c->r, s, "insert record set", err) < 0)
 			goto out;
 		rset_id = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
+		s = snap_stmt(c->r, "INSERT OR IGNORE INTO snap_msgid(msgid_h, rset_id) VALUES (?,?)",
+			      err);
+		if (s == NULL)
+			goto out;
 		for (size_t i = 0; i < c->nnrec; i++) {
 			const char *mid = c->nrec[i].message_id;
 			if (mid == NULL || c->nrec[i].kind != SNAP_KIND_MESSAGE)
 				continue;
-			s = snap_stmt(c->r, "INSERT OR IGNORE INTO snap_msgid(msgid_h, rset_id)"
-				      " VALUES (?,?)", err);
-			if (s == NULL)
-				goto out;
+			/* snap_step_done resets it for the next row */
 			sqlite3_bind_int64(s, 1, snap_msgid_hash(mid, strlen(mid)));
 			sqlite3_bind_int64(s, 2, rset_id);
 			if (snap_step_done(c->r, s, "insert message-id", err) < 0)

@@ -36,6 +36,7 @@ struct snap_pack_writer {
 
 	struct archive *ar;        /* tar writer of the open segment, NULL if none */
 	struct seg_job *cur;
+	struct archive_entry *entry;   /* reused for every member */
 
 	struct seg_job **jobs;     /* every segment; freed buffers once written */
 	size_t njobs, cap_jobs;
@@ -378,7 +379,9 @@ int snap_pack_writer_add_at(struct snap_pack_writer *w, const char *member, cons
 	/* the tar writer passes bytes straight through (no blocking): the
 	   member's header starts where the segment's tar bytes end now */
 	*uoff_r = (uint64_t)w->cur->raw.len;
-	e = archive_entry_new();
+	if (w->entry == NULL)
+		w->entry = archive_entry_new();
+	e = archive_entry_clear(w->entry);
 	archive_entry_copy_pathname(e, member);
 	archive_entry_set_filetype(e, AE_IFREG);
 	archive_entry_set_perm(e, 0644);
@@ -411,7 +414,6 @@ int snap_pack_writer_add_at(struct snap_pack_writer *w, const char *member, cons
 		goto out;
 	ret = 0;
 out:
-	archive_entry_free(e);
 	return ret;
 }
 
@@ -482,6 +484,7 @@ void snap_pack_writer_free(struct snap_pack_writer **wp)
 		stop_workers(w);
 	if (w->ar != NULL)
 		archive_write_free(w->ar);
+	archive_entry_free(w->entry);
 	if (w->cur != NULL) {
 		hw_buf_release(&w->cur->raw);
 		hw_buf_release(&w->cur->z);

@@ -168,7 +168,12 @@ int snap_read_fd(int fd, const char *display, size_t size_hint, struct hw_buf *b
 		 struct hw_error *err)
 {
 	hw_buf_reset(b);
-	HW_GROW(b->data, b->cap, size_hint + 1);
+	/* exactly the size (plus the byte that sees the end and the NUL): the
+	   buffer can then be kept as it is, without a copy to trim it */
+	if (b->cap < size_hint + 2) {
+		b->data = hw_realloc(b->data, size_hint + 2);
+		b->cap = size_hint + 2;
+	}
 	for (;;) {
 		if (b->cap - b->len < 2)
 			HW_GROW(b->data, b->cap, b->len + 65536);
@@ -233,14 +238,24 @@ void snap_hmap_put(struct snap_hmap *m, const uint8_t key[16], int64_t value)
 		return;
 	}
 	if ((m->n + 1) * 2 > m->cap) {
-		struct snap_hmap bigger = { 0 };
-		bigger.cap = m->cap ? m->cap * 2 : 1024;
-		bigger.v = hw_calloc(bigger.cap, sizeof(*bigger.v));
-		for (size_t i = 0; i < m->cap; i++)
-			if (m->v[i].used)
-				snap_hmap_put(&bigger, m->v[i].key, m->v[i].value);
+		size_t ncap = m->cap ? m->cap * 2 : 1024;
+		/* malloc and memset, not calloc: the table is written before it
+		   is read, one page fault a page instead of a read fault on the
+		   zero page and then a copy-on-write fault (with a TLB flush on
+		   every CPU, this process having threads) */
+		struct snap_hmap_slot *nv = hw_malloc(ncap * sizeof(*nv));
+		memset(nv, 0, ncap * sizeof(*nv));
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->v[i].used)
+				continue;
+			size_t j = hslot(m->v[i].key, ncap);   /* keys are distinct */
+			while (nv[j].used)
+				j = (j + 1) & (ncap - 1);
+			nv[j] = m->v[i];
+		}
 		free(m->v);
-		*m = bigger;
+		m->v = nv;
+		m->cap = ncap;
 	}
 	size_t i = hslot(key, m->cap);
 	while (m->v[i].used)
