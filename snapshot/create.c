@@ -118,7 +118,8 @@ struct work {
 	struct hw_buf data;
 	struct msghdr h;
 	struct file_meta sm;        /* state_hashed: the indexer's headers (borrowed) */
-	struct hw_error err;
+	struct hw_error *err;       /* failed: why (allocated only then: a folder
+				       holds an array of these) */
 };
 
 struct read_batch {
@@ -721,24 +722,27 @@ static void read_one(void *ctx, size_t i, int worker)
 		int ffd = openat(rb->dirfd, w->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
 				 O_NOCTTY);
 		int rr = -1;
+		struct hw_error e;
 
 		if (ffd < 0) {
-			hw_error_sys(&w->err, "open", display);
+			hw_error_sys(&e, "open", display);
 		} else if (fstat(ffd, &sb) < 0) {
-			hw_error_sys(&w->err, "fstat", display);
+			hw_error_sys(&e, "fstat", display);
 		} else if (!S_ISREG(sb.st_mode) || sb.st_ino != w->sb.st_ino ||
 			   sb.st_dev != w->sb.st_dev) {
-			hw_error_set(&w->err, EINVAL, "%s is not a regular file (or was replaced "
+			hw_error_set(&e, EINVAL, "%s is not a regular file (or was replaced "
 				     "while opened): not read", display);
 		} else {
 			w->sb = sb;
-			rr = snap_read_fd(ffd, display, (size_t)sb.st_size, &w->data, &w->err);
+			rr = snap_read_fd(ffd, display, (size_t)sb.st_size, &w->data, &e);
 		}
 		if (ffd >= 0)
 			close(ffd);
 		free(display);
 		if (rr < 0) {
 			w->failed = true;
+			w->err = hw_malloc(sizeof(*w->err));
+			*w->err = e;
 			return;
 		}
 		data = w->data.data;
@@ -790,8 +794,8 @@ static int record_one(struct create_ctx *c, const char *relpath, const struct pr
 
 	display = hw_path_join(relpath, w->name);
 	if (w->failed) {
-		hw_diag_warn("%s: skipped: %s", display, w->err.errnum == ENOENT ?
-			     "deleted while the snapshot ran" : w->err.msg);
+		hw_diag_warn("%s: skipped: %s", display, w->err->errnum == ENOENT ?
+			     "deleted while the snapshot ran" : w->err->msg);
 		c->res->skipped++;
 		ret = 0;
 		goto out;
@@ -895,6 +899,7 @@ static void pre_folder_release(struct pre_folder *f)
 	for (size_t i = 0; i < f->nwv; i++) {
 		hw_buf_release(&f->wv[i].data);
 		msghdr_release(&f->wv[i].h);
+		free(f->wv[i].err);
 	}
 	free(f->wv);
 	f->wv = NULL;
@@ -1395,6 +1400,7 @@ out:
 	for (size_t i = 0; i < nwv; i++) {
 		hw_buf_release(&wv[i].data);
 		msghdr_release(&wv[i].h);
+		free(wv[i].err);
 	}
 	free(wv);
 	free(mem);
