@@ -107,6 +107,8 @@ struct work {
 	const char *name;
 	int kind;
 	struct stat sb;
+	bool unstated;              /* sb not taken before the read: read_one's
+				       fstat gives it (read-ahead, everything read) */
 	bool is_mrk;
 	bool read;                  /* needs a record: read (or state-hashed) */
 	bool state_hashed;          /* hash and headers from the state catalog, not read */
@@ -728,8 +730,8 @@ static void read_one(void *ctx, size_t i, int worker)
 			hw_error_sys(&e, "open", display);
 		} else if (fstat(ffd, &sb) < 0) {
 			hw_error_sys(&e, "fstat", display);
-		} else if (!S_ISREG(sb.st_mode) || sb.st_ino != w->sb.st_ino ||
-			   sb.st_dev != w->sb.st_dev) {
+		} else if (!S_ISREG(sb.st_mode) ||
+			   (!w->unstated && (sb.st_ino != w->sb.st_ino || sb.st_dev != w->sb.st_dev))) {
 			hw_error_set(&e, EINVAL, "%s is not a regular file (or was replaced "
 				     "while opened): not read", display);
 		} else {
@@ -877,7 +879,7 @@ struct pre_folder {
 	uint64_t skipped;
 	bool incomplete;            /* a file that is there was left out */
 	uint64_t bytes;             /* read here: counted against the bound */
-	bool read_done;             /* the files of wv were read */
+	size_t nread;               /* wv[0 .. nread) were read here */
 	bool done;
 };
 
@@ -920,7 +922,6 @@ static void pre_folder_fill(const struct hw_store *st, const char *relpath, stru
 {
 	struct hw_error ferr;
 	struct hw_dir d2;
-	uint64_t to_read = 0;
 
 	hw_dir_init(&d2);
 	f->fd = hw_store_open_folder(st, relpath, &ferr);
@@ -945,42 +946,55 @@ static void pre_folder_fill(const struct hw_store *st, const char *relpath, stru
 		}
 	}
 	hw_dir_release(&d2);
-	size_t cap = 0;
+	/* Everything is read here (nothing to look up), so a message is opened
+	   without a stat of its own first: read_one's fstat gives its size and
+	   identity. Once PRE_FOLDER_BYTES are read, the rest is only stat'ed and
+	   left to the consumer, which reads it in batches. */
+	struct read_batch rb = { .dirfd = f->fd, .relpath = relpath, .mrk = f->mrk,
+				 .mrklen = f->mrklen };
+	size_t cap = 0, one = 0;
+	bool reading = true;
 	for (size_t i = 0; i < f->d.n; i++) {
 		const struct hw_entry *e = &f->d.v[i];
 		struct work *w;
 		struct stat sb;
+		int k;
 
-		int k = entry_stat(f->fd, relpath, e, &sb);
-		if (k <= 0) {
-			f->skipped += k < 0;
-			f->incomplete |= k == -2;
+		if (skip_entry(e) || e->kind == HW_ENTRY_FOLDER)
 			continue;
+		bool is_mrk = f->mrk != NULL && strcmp(e->name, IMAPMRK_NAME) == 0;
+		bool unstated = reading && !is_mrk &&
+				(e->kind == HW_ENTRY_MESSAGE || e->kind == HW_ENTRY_FILE);
+		if (!unstated) {
+			k = entry_stat(f->fd, relpath, e, &sb);
+			if (k <= 0) {
+				f->skipped += k < 0;
+				f->incomplete |= k == -2;
+				continue;
+			}
 		}
 		HW_GROW(f->wv, cap, f->nwv + 1);
 		w = &f->wv[f->nwv++];
 		memset(w, 0, sizeof(*w));
 		w->name = e->name;
 		w->kind = e->kind == HW_ENTRY_MESSAGE ? SNAP_KIND_MESSAGE : SNAP_KIND_FILE;
-		w->sb = sb;
-		w->is_mrk = f->mrk != NULL && strcmp(e->name, IMAPMRK_NAME) == 0;
+		if (!unstated)
+			w->sb = sb;
+		w->unstated = unstated;
+		w->is_mrk = is_mrk;
 		hw_buf_init(&w->data);
 		msghdr_init(&w->h);
 		w->read = true;
-		to_read += (uint64_t)sb.st_size;
+		if (!reading)
+			continue;
+		rb.v = w;
+		rb.idx = &one;
+		read_one(&rb, 0, 0);
+		if (!w->failed)
+			f->bytes += (uint64_t)w->sb.st_size;
+		f->nread = f->nwv;
+		reading = f->bytes <= PRE_FOLDER_BYTES;
 	}
-	if (to_read > PRE_FOLDER_BYTES || f->nwv == 0)
-		return;   /* read by the consumer, in batches */
-	struct read_batch rb = { .dirfd = f->fd, .relpath = relpath, .mrk = f->mrk,
-				 .mrklen = f->mrklen, .v = f->wv, .n = f->nwv };
-	rb.idx = hw_calloc(f->nwv + 1, sizeof(*rb.idx));
-	for (size_t i = 0; i < f->nwv; i++)
-		rb.idx[i] = i;
-	for (size_t i = 0; i < f->nwv; i++)
-		read_one(&rb, i, 0);
-	free(rb.idx);
-	f->bytes = to_read;
-	f->read_done = true;
 }
 
 static void *prefetch_main(void *arg)
@@ -1229,13 +1243,13 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct pre
 read:
 	/* pass 2: read, hash and parse in parallel, a batch at a time (bounded
 	   memory); catalog rows and pack members are written here, in order */
-	if (pre != NULL && pre->read_done) {
-		for (size_t i = 0; i < nwv; i++) {
+	if (pre != NULL) {
+		for (size_t i = 0; i < pre->nread; i++) {
 			if (record_one(c, relpath, pv, npv, &wv[i], err) < 0)
 				goto out;
 			hw_buf_release(&wv[i].data);
 		}
-		nwv_read = nwv;
+		nwv_read = pre->nread;
 	}
 	for (size_t b0 = nwv_read; b0 < nwv;) {
 		struct read_batch rb = { .c = c, .dirfd = fd, .relpath = relpath, .mrk = mrk,

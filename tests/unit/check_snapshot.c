@@ -170,6 +170,74 @@ START_TEST(test_prefetch_many_folders)
 }
 END_TEST
 
+/* A first snapshot reads folders ahead on threads, each message without a
+   stat of its own, up to 16 MB a folder; the rest of a larger folder is
+   stat'ed and left to the writer's batches. Both halves (and IMAP.MRK, a
+   plain file, a file that is not regular) come back byte for byte. */
+START_TEST(test_read_ahead_large_folder)
+{
+	struct hw_error err;
+	struct hw_store *st;
+	struct snap_repo *r;
+	struct snap_create_opts o = { .jobs = 2 };
+	struct snap_create_result res;
+	char *store = tl_path(dir, "store"), *repo = tl_path(dir, "repo");
+	char *out = tl_path(dir, "out"), *fifo = tl_path(dir, "store/ex.com/big/fifo");
+	enum { NF = 40, SZ = 600 * 1024 };   /* 23.4 MB: over the 16 MB bound */
+	char *body = malloc(SZ);
+	char *path = "ex.com/big";
+
+	ck_assert_ptr_nonnull(body);
+	tl_mkdirs(dir, "repo");
+	tl_mkdirs(dir, "out");
+	tl_mkdirs(dir, "store/ex.com/big");
+	for (int i = 0; i < NF; i++) {
+		char rel[64];
+		int n = snprintf(body, SZ, "Subject: m%d\nMessage-ID: <m%d@x>\n\n", i, i);
+		for (int k = n; k < SZ; k++)
+			body[k] = (char)('a' + (k * 7 + i) % 26);
+		snprintf(rel, sizeof(rel), "ex.com/big/md5%010d.msg", i + 1);
+		tl_write_file(store, rel, body, SZ, 0644);
+	}
+	tl_write_file(store, "ex.com/big/AddrBook.mrk", "book\n", 5, 0644);
+	ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+	ck_assert_int_eq(hw_store_open(store, &st, &err), 1);
+	ck_assert_int_eq(snap_repo_open(repo, true, &r, &err), 1);
+	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+	ck_assert_uint_eq(res.messages, NF);
+	ck_assert_uint_eq(res.files, NF + 1);
+	ck_assert_uint_eq(res.files_read, NF + 1);
+	ck_assert_uint_eq(res.skipped, 1);   /* the FIFO, warned */
+	{
+		struct snap_restore_opts ro = { .to_dir = out, .paths = &path, .npaths = 1 };
+		ck_assert_int_eq(snap_restore(r, NULL, &ro, NULL, NULL, &err), NF + 1);
+	}
+	for (int i = 0; i < NF; i++) {
+		char rel[96];
+		size_t la, lb;
+		snprintf(rel, sizeof(rel), "store/ex.com/big/md5%010d.msg", i + 1);
+		char *a = tl_path(dir, rel);
+		snprintf(rel, sizeof(rel), "out/ex.com/big/md5%010d.msg", i + 1);
+		char *b = tl_path(dir, rel);
+		char *da = tl_read_file(a, &la), *db = tl_read_file(b, &lb);
+		ck_assert_ptr_nonnull(db);
+		ck_assert_uint_eq(la, lb);
+		ck_assert(memcmp(da, db, la) == 0);
+		free(da);
+		free(db);
+		free(a);
+		free(b);
+	}
+	snap_repo_free(&r);
+	hw_store_free(&st);
+	free(body);
+	free(fifo);
+	free(out);
+	free(store);
+	free(repo);
+}
+END_TEST
+
 /* as an unprivileged user: a message unreadable at one snapshot, readable
    at the next (its folder otherwise untouched) is in the next. Returns
    0 or the step that failed */
@@ -841,6 +909,7 @@ int main(void)
 	tcase_add_test(tc, test_missing_not_covered);
 	tcase_add_test(tc, test_prefetch_many_folders);
 	tcase_add_test(tc, test_skipped_file_later);
+	tcase_add_test(tc, test_read_ahead_large_folder);
 	tcase_add_test(tc, test_forged_pack_refused);
 	tcase_add_test(tc, test_migrate_v3);
 	tcase_add_test(tc, test_migrate_v3_damaged);
