@@ -40,6 +40,8 @@ struct prev_file {
 struct win_item {
 	char *member;
 	char *key;                  /* similarity: subject, From, Message-ID */
+	uint64_t kpre;              /* its first 8 bytes, big-endian: most
+				       comparisons end there, without a miss */
 	struct hw_buf data;
 	int64_t mtime;
 	size_t pb;                  /* its pending blob */
@@ -435,8 +437,10 @@ static char *sim_key(int kind, const struct file_meta *fm)
 static int cmp_win(const void *a, const void *b)
 {
 	const struct win_item *x = a, *y = b;
-	int d = strcmp(x->key, y->key);
 
+	if (x->kpre != y->kpre)
+		return x->kpre < y->kpre ? -1 : 1;
+	int d = strcmp(x->key, y->key);
 	if (d != 0)
 		return d;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
@@ -559,6 +563,13 @@ static int store_blob(struct create_ctx *c, const char *member, const uint8_t ha
 		memset(it, 0, sizeof(*it));
 		it->member = hw_strdup(member);
 		it->key = sim_key(kind, fm);
+		const char *kp = it->key;
+		for (int k = 0; k < 8; k++) {
+			/* zeros past the end: orders as strcmp does */
+			uint8_t ch = (uint8_t)*kp;
+			kp += ch != 0;
+			it->kpre = (it->kpre << 8) | ch;
+		}
 		if (owned != NULL && owned->data == data && owned->len == len &&
 		    owned->cap - len <= WIN_SLACK_MAX) {
 			/* the read buffer itself (snap_read_fd sizes it exactly) */
