@@ -1227,8 +1227,10 @@ int msghdr_read_fd(int fd, const char *display_path, struct msghdr *h, struct hw
 	char *buf = hw_malloc(cap);
 	bool eof = false;
 	int ret = -1;
+	unsigned skip = h->skip;
 
 	msghdr_release(h);
+	h->skip = skip;
 	for (;;) {
 		/* after the first read, read on in steps of the first read's size
 		   (the buffer itself doubles): at most that much body is read past

@@ -542,6 +542,22 @@ START_TEST(test_skip_fields)
 	PARSE_LIT(msg, &h);
 	check_str("to", h.to, "c@d");
 	msghdr_release(&h);
+	/* and through msghdr_read_fd */
+	{
+		int p[2];
+		struct hw_error err;
+		ck_assert_int_eq(pipe(p), 0);
+		ck_assert_int_eq(write(p[1], msg, sizeof(msg) - 1), (ssize_t)(sizeof(msg) - 1));
+		close(p[1]);
+		msghdr_init(&h);
+		h.skip = MSGHDR_SKIP_TO;
+		ck_assert_int_eq(msghdr_read_fd(p[0], "pipe", &h, &err), 1);
+		close(p[0]);
+		ck_assert_ptr_null(h.to);
+		check_str("subject", h.subject, "s");
+		check_str("in_reply_to", h.in_reply_to, "<r@x>");
+		msghdr_release(&h);
+	}
 }
 END_TEST
 
