@@ -42,8 +42,12 @@ static const char usage_snapshot[] =
 uint64_t cli_snap_window(const struct hw_policy *pol)
 {
 	const char *e = getenv("HIWATER_SNAPSHOT_WINDOW");
+	uint64_t w;
 
-	if ((e != NULL && *e != '\0') || pol == NULL || !pol->snapshots.has_reorder_window)
+	/* a malformed variable is warned about by snap_create, and the policy
+	   applies */
+	if ((e != NULL && *e != '\0' && snap_window_parse(e, &w) == 1) || pol == NULL ||
+	    !pol->snapshots.has_reorder_window)
 		return 0;
 	return pol->snapshots.reorder_window == 0 ? SNAP_WINDOW_OFF : pol->snapshots.reorder_window;
 }
@@ -140,16 +144,11 @@ static int create_opt(int c, const char *arg, void *ctx)
 	case 'L':
 		a->label = arg;
 		return 1;
-	case 'W': {
-		char *end;
-		errno = 0;
-		unsigned long long mb = strtoull(arg, &end, 10);
-		if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' || mb > (1ULL << 20))
+	case 'W':
+		if (snap_window_parse(arg, &a->window) != 1)
 			return cli_usage_error("--window: '%s' is not a number of megabytes "
 					       "(0 to 1048576)", arg);
-		a->window = mb == 0 ? SNAP_WINDOW_OFF : (uint64_t)mb << 20;
 		return 1;
-	}
 	}
 	return 0;
 }

@@ -111,6 +111,7 @@ struct work {
 	struct stat sb;
 	bool unstated;              /* sb not taken before the read: read_one's
 				       fstat gives it (read-ahead, everything read) */
+	bool deferred;              /* over the read-ahead budget: stat'ed, not read */
 	bool is_mrk;
 	bool read;                  /* needs a record: read (or state-hashed) */
 	bool state_hashed;          /* hash and headers from the state catalog, not read */
@@ -135,6 +136,8 @@ struct read_batch {
 	struct work *v;
 	size_t *idx;                /* the items workers read */
 	size_t n;
+	uint64_t budget;            /* read-ahead: a larger file is not read
+				       (deferred: its sb is filled) */
 };
 
 static int cmp_prev_folder(const void *a, const void *b)
@@ -745,6 +748,14 @@ static void read_one(void *ctx, size_t i, int worker)
 			   (!w->unstated && (sb.st_ino != w->sb.st_ino || sb.st_dev != w->sb.st_dev))) {
 			hw_error_set(&e, EINVAL, "%s is not a regular file (or was replaced "
 				     "while opened): not read", display);
+		} else if (rb->budget > 0 && (uint64_t)sb.st_size > rb->budget) {
+			/* too large to read ahead: the writer reads it in its batches */
+			w->sb = sb;
+			w->unstated = false;
+			w->deferred = true;
+			close(ffd);
+			free(display);
+			return;
 		} else {
 			w->sb = sb;
 			rr = snap_read_fd(ffd, display, (size_t)sb.st_size, &w->data, &e);
@@ -959,8 +970,10 @@ static void pre_folder_fill(const struct hw_store *st, const char *relpath, stru
 	hw_dir_release(&d2);
 	/* Everything is read here (nothing to look up), so a message is opened
 	   without a stat of its own first: read_one's fstat gives its size and
-	   identity. Once PRE_FOLDER_BYTES are read, the rest is only stat'ed and
-	   left to the consumer, which reads it in batches. */
+	   identity. A file that would take the folder past PRE_FOLDER_BYTES,
+	   and every file after it, is only stat'ed and left to the consumer,
+	   which reads it in batches: read-ahead holds at most that much a
+	   folder, whatever the size of one message. */
 	struct read_batch rb = { .dirfd = f->fd, .relpath = relpath, .mrk = f->mrk,
 				 .mrklen = f->mrklen };
 	size_t cap = 0, one = 0;
@@ -1000,11 +1013,16 @@ static void pre_folder_fill(const struct hw_store *st, const char *relpath, stru
 			continue;
 		rb.v = w;
 		rb.idx = &one;
+		rb.budget = PRE_FOLDER_BYTES - f->bytes;   /* >= 1 while reading */
 		read_one(&rb, 0, 0);
+		if (w->deferred) {
+			reading = false;   /* this one and the rest: the writer's batches */
+			continue;
+		}
 		if (!w->failed)
 			f->bytes += (uint64_t)w->sb.st_size;
 		f->nread = f->nwv;
-		reading = f->bytes <= PRE_FOLDER_BYTES;
+		reading = f->bytes < PRE_FOLDER_BYTES;
 	}
 }
 
@@ -1573,6 +1591,20 @@ static char *scope_text(const struct snap_create_opts *o)
 	return hw_buf_detach(&b, NULL);
 }
 
+int snap_window_parse(const char *mb, uint64_t *window_r)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(mb, &end, 10);
+	if (errno != 0 || end == mb || *end != '\0' || mb[0] == '-' || mb[0] == '+' ||
+	    mb[0] == ' ' || v > (1ULL << 20))
+		return 0;
+	*window_r = v == 0 ? SNAP_WINDOW_OFF : (uint64_t)v << 20;
+	return 1;
+}
+
 int snap_create(struct snap_repo *r, const struct hw_store *st, const struct snap_create_opts *o,
 		struct snap_create_result *res, struct hw_error *err)
 {
@@ -1592,20 +1624,18 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	/* reading, hashing and parsing run on every CPU; the catalog and the
 	   pack order stay on this thread */
 	c.read_jobs = o->jobs > 0 ? o->jobs : hw_pool_cpus();
-	c.win_max = o->window == SNAP_WINDOW_OFF ? 0
-		    : o->window > 0 ? o->window : SNAP_WINDOW_DEFAULT;
 	{
+		/* the caller's window, else the environment's, else the default */
 		const char *e = getenv("HIWATER_SNAPSHOT_WINDOW");
-		if (o->window == 0 && e != NULL && *e != '\0') {
-			char *end;
-			errno = 0;
-			unsigned long long mb = strtoull(e, &end, 10);
-			if (errno != 0 || end == e || *end != '\0' || e[0] == '-' || mb > (1ULL << 20))
-				hw_diag_warn("HIWATER_SNAPSHOT_WINDOW: '%s' is not a number of megabytes "
-					     "(0 to 1048576): the default window is used", e);
-			else
-				c.win_max = (uint64_t)mb << 20;
+		uint64_t win = 0;
+		if (e != NULL && *e != '\0' && snap_window_parse(e, &win) != 1) {
+			hw_diag_warn("HIWATER_SNAPSHOT_WINDOW: '%s' is not a number of megabytes "
+				     "(0 to 1048576): ignored", e);
+			win = 0;
 		}
+		if (o->window != 0)
+			win = o->window;
+		c.win_max = win == SNAP_WINDOW_OFF ? 0 : win > 0 ? win : SNAP_WINDOW_DEFAULT;
 	}
 	if (!o->dry_run) {
 		int lr = snap_repo_lock(r, err);

@@ -83,6 +83,10 @@ struct snap_create_opts {
 	struct hw_catalog *state_cat; /* the indexer's catalog, optional: its
 				       content hashes and headers spare reads */
 };
+/* "MB" as --window and HIWATER_SNAPSHOT_WINDOW give it: a whole number of
+   megabytes, 0 to 1048576; 1 ok (*window_r: bytes, or SNAP_WINDOW_OFF for 0),
+   0 malformed */
+int snap_window_parse(const char *mb, uint64_t *window_r);
 struct snap_create_result {
 	int64_t id;                 /* the new snapshot (0 on dry run) */
 	uint64_t folders, folders_changed;

@@ -45,9 +45,14 @@ printf 'snapshots:\n  reorder_window: lots\n' > polbad.yaml
 expect_exit 78 hw -c polbad.yaml snapshot create --repo pol-bad
 grep_err "reorder_window\|expected a size"
 
-# a malformed HIWATER_SNAPSHOT_WINDOW is named in a warning (exit 1); the
-# snapshot is still made, with the default window (similarity order)
+# a malformed HIWATER_SNAPSHOT_WINDOW is named in a warning (exit 1) and
+# ignored: the snapshot is still made, with the default window (similarity
+# order), or the policy's when it has one
 (export HIWATER_SNAPSHOT_WINDOW=lots; expect_exit 1 hw snapshot create --repo env-bad)
 grep_err "HIWATER_SNAPSHOT_WINDOW: 'lots'"
 [ "$(members env-bad)" = "md50000000002.msg md50000000003.msg md50000000001.msg " ] ||
 	die "bad HIWATER_SNAPSHOT_WINDOW: default (similarity) order expected, got: $(members env-bad)"
+(export HIWATER_SNAPSHOT_WINDOW=lots; expect_exit 1 hw -c pol.yaml snapshot create --repo env-bad-pol)
+grep_err "HIWATER_SNAPSHOT_WINDOW: 'lots'"
+[ "$(members env-bad-pol)" = "md50000000001.msg md50000000002.msg md50000000003.msg " ] ||
+	die "bad HIWATER_SNAPSHOT_WINDOW: the policy's reorder_window 0 (directory order) expected, got: $(members env-bad-pol)"

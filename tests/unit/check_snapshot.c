@@ -183,7 +183,7 @@ START_TEST(test_read_ahead_large_folder)
 	struct snap_create_result res;
 	char *store = tl_path(dir, "store"), *repo = tl_path(dir, "repo");
 	char *out = tl_path(dir, "out"), *fifo = tl_path(dir, "store/ex.com/big/fifo");
-	enum { NF = 40, SZ = 600 * 1024 };   /* 23.4 MB: over the 16 MB bound */
+	enum { NF = 40, SZ = 600 * 1024, HUGE = 17 << 20 };   /* 23.4 MB: over the 16 MB bound */
 	char *body = malloc(SZ);
 	char *path = "ex.com/big";
 
@@ -201,12 +201,20 @@ START_TEST(test_read_ahead_large_folder)
 	}
 	tl_write_file(store, "ex.com/big/AddrBook.mrk", "book\n", 5, 0644);
 	ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+	/* one message larger than the read-ahead bound on its own */
+	tl_mkdirs(dir, "store/ex.com/huge");
+	char *huge = malloc(HUGE);
+	ck_assert_ptr_nonnull(huge);
+	for (size_t k = 0; k < HUGE; k++)
+		huge[k] = (char)('A' + (k * 13) % 26);
+	memcpy(huge, "Subject: huge\n\n", 15);
+	tl_write_file(store, "ex.com/huge/md50000000001.msg", huge, HUGE, 0644);
 	ck_assert_int_eq(hw_store_open(store, &st, &err), 1);
 	ck_assert_int_eq(snap_repo_open(repo, true, &r, &err), 1);
 	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
-	ck_assert_uint_eq(res.messages, NF);
-	ck_assert_uint_eq(res.files, NF + 1);
-	ck_assert_uint_eq(res.files_read, NF + 1);
+	ck_assert_uint_eq(res.messages, NF + 1);
+	ck_assert_uint_eq(res.files, NF + 2);
+	ck_assert_uint_eq(res.files_read, NF + 2);
 	ck_assert_uint_eq(res.skipped, 1);   /* the FIFO, warned */
 	{
 		struct snap_restore_opts ro = { .to_dir = out, .paths = &path, .npaths = 1 };
@@ -228,8 +236,21 @@ START_TEST(test_read_ahead_large_folder)
 		free(a);
 		free(b);
 	}
+	{
+		char *hp = "ex.com/huge/md50000000001.msg", *b = tl_path(dir, "out/ex.com/huge/md50000000001.msg");
+		struct snap_restore_opts ro = { .to_dir = out, .paths = &hp, .npaths = 1 };
+		size_t lb;
+		ck_assert_int_eq(snap_restore(r, NULL, &ro, NULL, NULL, &err), 1);
+		char *db = tl_read_file(b, &lb);
+		ck_assert_ptr_nonnull(db);
+		ck_assert_uint_eq(lb, HUGE);
+		ck_assert(memcmp(db, huge, HUGE) == 0);
+		free(db);
+		free(b);
+	}
 	snap_repo_free(&r);
 	hw_store_free(&st);
+	free(huge);
 	free(body);
 	free(fifo);
 	free(out);
