@@ -41,6 +41,7 @@ struct snap_pack_writer {
 	struct seg_job **jobs;     /* every segment; freed buffers once written */
 	size_t njobs, cap_jobs;
 	size_t next_write;         /* first segment not yet in the file */
+	uint64_t pending_bytes;    /* tar bytes of the segments not yet written */
 	struct snap_seg_info *info;
 	size_t cap_info;
 	uint64_t off;
@@ -187,7 +188,8 @@ static void *worker_main(void *arg)
 
 static void spare_put(struct snap_pack_writer *w, struct hw_buf *b)
 {
-	if (w->nspare < SPARE_MAX && b->data != NULL) {
+	/* a buffer grown for a huge member goes back to the system */
+	if (w->nspare < SPARE_MAX && b->data != NULL && b->cap <= 2 * w->seg_bytes + (1u << 20)) {
 		HW_GROW(w->spare, w->cap_spare, w->nspare + 1);
 		b->len = 0;
 		b->data[0] = '\0';
@@ -214,8 +216,16 @@ static void spare_get(struct snap_pack_writer *w, struct hw_buf *b, size_t min_c
 	}
 }
 
-/* write finished segments in order; wait == true: until at most 'keep' are
-   pending. Called without the mutex. */
+/* Bytes of queued segments beyond which seg_close waits for one to be
+   written even if fewer than two a worker are queued: a segment holds whole
+   members, so a few huge messages would otherwise hold several times their
+   size (tar and compressed copies) in memory. Mail-sized segments (4 MB)
+   stay far below it. */
+#define PENDING_BYTES_MAX ((uint64_t)256 << 20)
+
+/* write finished segments in order, waiting until at most 'keep' are
+   pending (and, with more than one pending, no more than PENDING_BYTES_MAX
+   of them). Called without the mutex. */
 static int flush_done(struct snap_pack_writer *w, size_t keep, struct hw_error *err)
 {
 	pthread_mutex_lock(&w->mu);
@@ -224,7 +234,8 @@ static int flush_done(struct snap_pack_writer *w, size_t keep, struct hw_error *
 			break;
 		struct seg_job *j = w->jobs[w->next_write];
 		if (!j->done) {
-			if (w->njobs - w->next_write <= keep)
+			size_t pending = w->njobs - w->next_write;
+			if (pending <= keep && (pending <= 1 || w->pending_bytes <= PENDING_BYTES_MAX))
 				break;
 			pthread_cond_wait(&w->cv_done, &w->mu);
 			continue;
@@ -248,6 +259,7 @@ static int flush_done(struct snap_pack_writer *w, size_t keep, struct hw_error *
 		spare_put(w, &j->raw);
 		spare_put(w, &j->z);
 		pthread_mutex_lock(&w->mu);
+		w->pending_bytes -= si->ulen;
 		w->next_write++;
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -305,6 +317,7 @@ static int seg_close(struct snap_pack_writer *w, bool last, struct hw_error *err
 	HW_GROW(w->info, w->cap_info, w->njobs + 1);
 	memset(&w->info[w->njobs], 0, sizeof(w->info[0]));
 	w->jobs[w->njobs++] = j;
+	w->pending_bytes += j->raw.len;
 	pthread_cond_broadcast(&w->cv_work);
 	pthread_mutex_unlock(&w->mu);
 	/* bound memory: at most two segments waiting per worker */
