@@ -55,6 +55,7 @@ struct pending_blob {
 	uint32_t seg;
 	uint64_t uoff;              /* of the member in its segment's tar stream */
 	int64_t size;
+	bool written;               /* its snap_blob row is in (window placed) */
 };
 
 struct create_ctx {
@@ -82,6 +83,9 @@ struct create_ctx {
 	struct snap_hmap added;     /* hashes stored by this run -> pending index */
 	struct pending_blob *pb;
 	size_t npb, cap_pb;
+	int64_t seg_base;           /* the pack's segment i gets id seg_base + i
+				       (0: not chosen yet); blob rows can then be
+				       written as each window is placed */
 	int read_jobs;              /* threads reading and hashing files */
 	bool path_new;              /* the current folder's path is new: no records */
 	bool repo_empty;            /* no content stored before this run: no lookups */
@@ -477,41 +481,130 @@ static void *flusher_main(void *arg)
 	return NULL;
 }
 
-/* wait for the window being flushed; its blobs' segments and offsets are
-   known then (their rows are written at the commit) */
-static int window_collect(struct create_ctx *c, struct hw_error *err)
+static int cmp_pending_hash(const void *a, const void *b)
 {
+	return memcmp((*(struct pending_blob *const *)a)->hash,
+		      (*(struct pending_blob *const *)b)->hash, 16);
+}
+
+static int choose_seg_base(struct create_ctx *c, struct hw_error *err)
+{
+	sqlite3_stmt *s;
+
+	if (c->seg_base != 0)
+		return 0;
+	s = snap_stmt(c->r, "SELECT coalesce(max(id), 0) + 1 FROM snap_segment", err);
+	if (s == NULL)
+		return -1;
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return hw_catalog_error(c->r->cat, "segment ids", err);
+	}
+	c->seg_base = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return 0;
+}
+
+/* The snap_blob rows of placed content, in hash order (each goes in next
+   to the one before instead of at a random place of the b-tree). The
+   segment ids are chosen ahead: this run holds the repository lock and
+   its transaction, so nothing else adds a segment before commit_pack. */
+static int write_blob_rows(struct create_ctx *c, struct pending_blob **v, size_t n,
+			   struct hw_error *err)
+{
+	sqlite3_stmt *s;
+
+	if (n == 0)
+		return 0;
+	if (choose_seg_base(c, err) < 0)
+		return -1;
+	hw_sort(v, n, sizeof(*v), cmp_pending_hash);
+	/* --full stores content again: the newest copy wins */
+	s = snap_stmt(c->r, "INSERT OR REPLACE INTO snap_blob(hash, segment_id, uoff, size)"
+		      " VALUES (?,?,?,?)", err);
+	if (s == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_blob(s, 1, v[i]->hash, 16, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, c->seg_base + (int64_t)v[i]->seg);
+		sqlite3_bind_int64(s, 3, (int64_t)v[i]->uoff);
+		sqlite3_bind_int64(s, 4, v[i]->size);
+		if (snap_step_done(c->r, s, "insert blob", err) < 0)
+			return -1;
+		v[i]->written = true;
+	}
+	return 0;
+}
+
+/* a flushed window: its blobs' segments and offsets are known now; with
+   record, their catalog rows are written (not on the way out of a failed
+   run: no catalog writes outside its transaction) */
+static int window_collect(struct create_ctx *c, struct win_item *fl, size_t nfl, int fl_ret,
+			  const struct hw_error *fl_err, bool record, struct hw_error *err)
+{
+	struct pending_blob **v = NULL;
+	size_t n = 0;
 	int ret = 0;
 
-	if (c->fl_ret < 0) {
-		*err = c->fl_err;
+	if (fl_ret < 0) {
+		*err = *fl_err;
 		ret = -1;
 	}
-	for (size_t i = 0; ret == 0 && i < c->nfl; i++) {
-		c->pb[c->fl[i].pb].seg = c->fl[i].seg;
-		c->pb[c->fl[i].pb].uoff = c->fl[i].uoff;
+	if (ret == 0 && record)
+		v = hw_calloc(nfl + 1, sizeof(*v));
+	for (size_t i = 0; ret == 0 && i < nfl; i++) {
+		struct pending_blob *b = &c->pb[fl[i].pb];
+		b->seg = fl[i].seg;
+		b->uoff = fl[i].uoff;
+		if (v != NULL)
+			v[n++] = b;
 	}
-	win_items_free(c->fl, c->nfl);
-	c->fl = NULL;
-	c->nfl = 0;
+	win_items_free(fl, nfl);
+	if (v != NULL)
+		ret = write_blob_rows(c, v, n, err);
+	free(v);
 	return ret;
 }
 
-static int window_join(struct create_ctx *c, struct hw_error *err)
+/* wait for the window being flushed and collect it */
+static int window_join(struct create_ctx *c, bool record, struct hw_error *err)
 {
+	struct win_item *fl = c->fl;
+	size_t nfl = c->nfl;
+
 	if (!c->flushing)
 		return 0;
 	pthread_join(c->flusher, NULL);
 	c->flushing = false;
-	return window_collect(c, err);
+	c->fl = NULL;
+	c->nfl = 0;
+	return window_collect(c, fl, nfl, c->fl_ret, &c->fl_err, record, err);
 }
 
-/* sort the window and hand it to the flusher (the previous one done
-   first); last: wait for it too */
+/* sort the window and hand it to the flusher once the previous one is
+   done; the previous one's catalog rows are written while the new one
+   goes into the pack. last: wait for it too */
 static int window_flush(struct create_ctx *c, bool last, struct hw_error *err)
 {
-	if (window_join(c, err) < 0)
-		return -1;
+	struct win_item *pfl = NULL;
+	size_t npfl = 0;
+	int pret = 0, ret = 0;
+	struct hw_error perr;
+	bool prev = false, inline_done = false;
+
+	if (c->flushing) {
+		pthread_join(c->flusher, NULL);
+		c->flushing = false;
+		pfl = c->fl;
+		npfl = c->nfl;
+		pret = c->fl_ret;
+		perr = c->fl_err;
+		c->fl = NULL;
+		c->nfl = 0;
+		prev = true;
+		if (pret < 0)
+			return window_collect(c, pfl, npfl, pret, &perr, false, err);
+	}
 	if (c->nwin > 0) {
 		if (c->nwin > 1)
 			qsort(c->win, c->nwin, sizeof(c->win[0]), cmp_win);
@@ -522,18 +615,32 @@ static int window_flush(struct create_ctx *c, bool last, struct hw_error *err)
 		c->win_bytes = 0;
 		if (pthread_create(&c->flusher, NULL, flusher_main, c) != 0) {
 			flusher_main(c);   /* no thread: on this one */
-			return window_collect(c, err);
+			inline_done = true;
+		} else {
+			c->flushing = true;
 		}
-		c->flushing = true;
 	}
-	return last ? window_join(c, err) : 0;
+	if (prev)
+		ret = window_collect(c, pfl, npfl, pret, &perr, true, err);
+	if (inline_done) {
+		struct win_item *fl = c->fl;
+		size_t nfl = c->nfl;
+		c->fl = NULL;
+		c->nfl = 0;
+		int r2 = window_collect(c, fl, nfl, c->fl_ret, &c->fl_err, ret == 0, err);
+		if (ret == 0)
+			ret = r2;
+	}
+	if (ret < 0)
+		return -1;
+	return last ? window_join(c, true, err) : 0;
 }
 
 static void window_release(struct create_ctx *c)
 {
 	struct hw_error e;
 
-	(void)window_join(c, &e);
+	(void)window_join(c, false, &e);
 	win_items_free(c->win, c->nwin);
 	c->win = NULL;
 	c->nwin = 0;
@@ -555,6 +662,7 @@ static int store_blob(struct create_ctx *c, const char *member, const uint8_t ha
 		return -1;
 	HW_GROW(c->pb, c->cap_pb, c->npb + 1);
 	struct pending_blob *b = &c->pb[c->npb];
+	memset(b, 0, sizeof(*b));
 	memcpy(b->hash, hash, 16);
 	b->seg = seg;
 	b->uoff = uoff;
@@ -1459,18 +1567,12 @@ out:
 	return ret;
 }
 
-static int cmp_pending_hash(const void *a, const void *b)
-{
-	return memcmp((*(struct pending_blob *const *)a)->hash,
-		      (*(struct pending_blob *const *)b)->hash, 16);
-}
-
 static int commit_pack(struct create_ctx *c, struct hw_error *err)
 {
-	size_t nseg;
+	size_t nseg, n = 0;
 	const struct snap_seg_info *si;
-	int64_t pack_id, *seg_ids = NULL;
-	struct pending_blob **order = NULL;
+	int64_t pack_id;
+	struct pending_blob **v = NULL;
 	sqlite3_stmt *s;
 	int ret = -1;
 
@@ -1486,48 +1588,32 @@ static int commit_pack(struct create_ctx *c, struct hw_error *err)
 	if (snap_step_done(c->r, s, "insert pack", err) < 0)
 		return -1;
 	pack_id = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
+	/* the ids the blob rows written so far refer to */
+	if (choose_seg_base(c, err) < 0)
+		return -1;
 	si = snap_pack_writer_segments(c->w, &nseg);
-	seg_ids = hw_calloc(nseg + 1, sizeof(*seg_ids));
+	s = snap_stmt(c->r, "INSERT INTO snap_segment(id, pack_id, offset, clen, ulen, members,"
+		      " csum) VALUES (?,?,?,?,?,?,?)", err);
+	if (s == NULL)
+		return -1;
 	for (size_t i = 0; i < nseg; i++) {
-		s = snap_stmt(c->r, "INSERT INTO snap_segment(pack_id, offset, clen, ulen, members,"
-			      " csum) VALUES (?,?,?,?,?,?)", err);
-		if (s == NULL)
-			goto out;
-		sqlite3_bind_int64(s, 1, pack_id);
-		sqlite3_bind_int64(s, 2, (int64_t)si[i].offset);
-		sqlite3_bind_int64(s, 3, (int64_t)si[i].clen);
-		sqlite3_bind_int64(s, 4, (int64_t)si[i].ulen);
-		sqlite3_bind_int64(s, 5, si[i].members);
-		sqlite3_bind_blob(s, 6, si[i].csum.b, 16, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 1, c->seg_base + (int64_t)i);
+		sqlite3_bind_int64(s, 2, pack_id);
+		sqlite3_bind_int64(s, 3, (int64_t)si[i].offset);
+		sqlite3_bind_int64(s, 4, (int64_t)si[i].clen);
+		sqlite3_bind_int64(s, 5, (int64_t)si[i].ulen);
+		sqlite3_bind_int64(s, 6, si[i].members);
+		sqlite3_bind_blob(s, 7, si[i].csum.b, 16, SQLITE_STATIC);
 		if (snap_step_done(c->r, s, "insert segment", err) < 0)
-			goto out;
-		seg_ids[i] = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
+			return -1;
 	}
-	/* in hash order: the rows go into the blob b-tree one after the other
-	   instead of at random places (pb itself stays in the order the
-	   added map indexes) */
-	order = hw_calloc(c->npb + 1, sizeof(*order));
+	/* the rows no window wrote (no reorder window: all of them) */
+	v = hw_calloc(c->npb + 1, sizeof(*v));
 	for (size_t i = 0; i < c->npb; i++)
-		order[i] = &c->pb[i];
-	qsort(order, c->npb, sizeof(*order), cmp_pending_hash);
-	for (size_t i = 0; i < c->npb; i++) {
-		struct pending_blob *b = order[i];
-		/* --full stores content again: the newest copy wins */
-		s = snap_stmt(c->r, "INSERT OR REPLACE INTO snap_blob(hash, segment_id, uoff, size)"
-			      " VALUES (?,?,?,?)", err);
-		if (s == NULL)
-			goto out;
-		sqlite3_bind_blob(s, 1, b->hash, 16, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, seg_ids[b->seg]);
-		sqlite3_bind_int64(s, 3, (int64_t)b->uoff);
-		sqlite3_bind_int64(s, 4, b->size);
-		if (snap_step_done(c->r, s, "insert blob", err) < 0)
-			goto out;
-	}
-	ret = 0;
-out:
-	free(seg_ids);
-	free(order);
+		if (!c->pb[i].written)
+			v[n++] = &c->pb[i];
+	ret = write_blob_rows(c, v, n, err);
+	free(v);
 	return ret;
 }
 
