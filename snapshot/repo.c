@@ -177,7 +177,8 @@ int snap_read_fd(int fd, const char *display, size_t size_hint, struct hw_buf *b
 	for (;;) {
 		if (b->cap - b->len < 2)
 			HW_GROW(b->data, b->cap, b->len + 65536);
-		ssize_t n = read(fd, b->data + b->len, b->cap - b->len - 1);
+		size_t want = b->cap - b->len - 1;
+		ssize_t n = read(fd, b->data + b->len, want);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -186,6 +187,11 @@ int snap_read_fd(int fd, const char *display, size_t size_hint, struct hw_buf *b
 		if (n == 0)
 			break;
 		b->len += (size_t)n;
+		/* asked for one byte more than the file's size and got exactly
+		   its size: that was the end (a short read for any other reason
+		   stops short of the size, and the loop reads on) */
+		if ((size_t)n < want && b->len == size_hint)
+			break;
 	}
 	b->data[b->len] = '\0';
 	return 0;

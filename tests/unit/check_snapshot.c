@@ -170,6 +170,38 @@ START_TEST(test_prefetch_many_folders)
 }
 END_TEST
 
+/* snap_read_fd reads the whole file whatever the size it was told: the
+   size of the fstat (the usual case: one read, no second one for the end),
+   a smaller one (the file grew since), a larger one (it shrank), none */
+START_TEST(test_read_fd_sizes)
+{
+	enum { N = 100000 };
+	char *data = malloc(N);
+	size_t hints[] = { N, N - 10, N + 10, 0, 1 };
+
+	ck_assert_ptr_nonnull(data);
+	for (size_t k = 0; k < N; k++)
+		data[k] = (char)(k * 31 + 7);
+	tl_write_file(dir, "f", data, N, 0644);
+	char *path = tl_path(dir, "f");
+	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
+		struct hw_buf b;
+		struct hw_error err;
+		int fd = open(path, O_RDONLY);
+		ck_assert_int_ge(fd, 0);
+		hw_buf_init(&b);
+		ck_assert_int_eq(snap_read_fd(fd, "f", hints[i], &b, &err), 0);
+		close(fd);
+		ck_assert_uint_eq(b.len, N);
+		ck_assert(memcmp(b.data, data, N) == 0);
+		ck_assert_int_eq(b.data[N], '\0');
+		hw_buf_release(&b);
+	}
+	free(path);
+	free(data);
+}
+END_TEST
+
 /* A first snapshot reads folders ahead on threads, each message without a
    stat of its own, up to 16 MB a folder; the rest of a larger folder is
    stat'ed and left to the writer's batches. Both halves (and IMAP.MRK, a
@@ -931,6 +963,7 @@ int main(void)
 	tcase_add_test(tc, test_prefetch_many_folders);
 	tcase_add_test(tc, test_skipped_file_later);
 	tcase_add_test(tc, test_read_ahead_large_folder);
+	tcase_add_test(tc, test_read_fd_sizes);
 	tcase_add_test(tc, test_forged_pack_refused);
 	tcase_add_test(tc, test_migrate_v3);
 	tcase_add_test(tc, test_migrate_v3_damaged);
