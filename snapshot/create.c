@@ -487,24 +487,6 @@ static int cmp_pending_hash(const void *a, const void *b)
 		      (*(struct pending_blob *const *)b)->hash, 16);
 }
 
-static int choose_seg_base(struct create_ctx *c, struct hw_error *err)
-{
-	sqlite3_stmt *s;
-
-	if (c->seg_base != 0)
-		return 0;
-	s = snap_stmt(c->r, "SELECT coalesce(max(id), 0) + 1 FROM snap_segment", err);
-	if (s == NULL)
-		return -1;
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_reset(s);
-		return hw_catalog_error(c->r->cat, "segment ids", err);
-	}
-	c->seg_base = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return 0;
-}
-
 /* The snap_blob rows of placed content, in hash order (each goes in next
    to the one before instead of at a random place of the b-tree). The
    segment ids are chosen ahead: this run holds the repository lock and
@@ -516,7 +498,7 @@ static int write_blob_rows(struct create_ctx *c, struct pending_blob **v, size_t
 
 	if (n == 0)
 		return 0;
-	if (choose_seg_base(c, err) < 0)
+	if (c->seg_base == 0 && snap_next_segment_id(c->r, &c->seg_base, err) < 0)
 		return -1;
 	hw_sort(v, n, sizeof(*v), cmp_pending_hash);
 	/* --full stores content again: the newest copy wins */
@@ -1569,44 +1551,17 @@ out:
 
 static int commit_pack(struct create_ctx *c, struct hw_error *err)
 {
-	size_t nseg, n = 0;
-	const struct snap_seg_info *si;
+	size_t n = 0;
 	int64_t pack_id;
 	struct pending_blob **v = NULL;
-	sqlite3_stmt *s;
-	int ret = -1;
+	int ret;
 
 	if (snap_pack_writer_finish(c->w, err) < 0)
 		return -1;
 	c->res->pack_bytes = snap_pack_writer_size(c->w);
-	s = snap_stmt(c->r, "INSERT INTO snap_pack(name, size, created) VALUES (?,?,?)", err);
-	if (s == NULL)
+	/* segment ids: the ones the blob rows written so far refer to */
+	if (snap_pack_register(c->r, c->w, &c->seg_base, &pack_id, err) < 0)
 		return -1;
-	sqlite3_bind_text(s, 1, snap_pack_writer_name(c->w), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (int64_t)snap_pack_writer_size(c->w));
-	sqlite3_bind_int64(s, 3, hw_now_ns() / 1000000000LL);
-	if (snap_step_done(c->r, s, "insert pack", err) < 0)
-		return -1;
-	pack_id = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
-	/* the ids the blob rows written so far refer to */
-	if (choose_seg_base(c, err) < 0)
-		return -1;
-	si = snap_pack_writer_segments(c->w, &nseg);
-	s = snap_stmt(c->r, "INSERT INTO snap_segment(id, pack_id, offset, clen, ulen, members,"
-		      " csum) VALUES (?,?,?,?,?,?,?)", err);
-	if (s == NULL)
-		return -1;
-	for (size_t i = 0; i < nseg; i++) {
-		sqlite3_bind_int64(s, 1, c->seg_base + (int64_t)i);
-		sqlite3_bind_int64(s, 2, pack_id);
-		sqlite3_bind_int64(s, 3, (int64_t)si[i].offset);
-		sqlite3_bind_int64(s, 4, (int64_t)si[i].clen);
-		sqlite3_bind_int64(s, 5, (int64_t)si[i].ulen);
-		sqlite3_bind_int64(s, 6, si[i].members);
-		sqlite3_bind_blob(s, 7, si[i].csum.b, 16, SQLITE_STATIC);
-		if (snap_step_done(c->r, s, "insert segment", err) < 0)
-			return -1;
-	}
 	/* the rows no window wrote (no reorder window: all of them) */
 	v = hw_calloc(c->npb + 1, sizeof(*v));
 	for (size_t i = 0; i < c->npb; i++)

@@ -156,9 +156,8 @@ static int repack(struct snap_repo *r, const struct pack_use *pu, int jobs, uint
 		  struct hw_error *err)
 {
 	struct repack_ctx rc = { 0 };
-	size_t cap = 0, nseg = 0;
-	int64_t *seg_ids = NULL, new_pack;
-	const struct snap_seg_info *si;
+	size_t cap = 0;
+	int64_t seg_base = 0, new_pack;
 	sqlite3_stmt *s;
 	char *path = hw_path_join(r->packs_path, pu->name);
 	int packfd = -1, ret = -1, rcode;
@@ -229,37 +228,13 @@ static int repack(struct snap_repo *r, const struct pack_use *pu, int jobs, uint
 	if (hw_catalog_begin(r->cat, err) < 0)
 		goto out;
 	in_tx = true;
-	s = snap_stmt(r, "INSERT INTO snap_pack(name, size, created) VALUES (?,?,?)", err);
-	if (s == NULL)
+	if (snap_pack_register(r, rc.w, &seg_base, &new_pack, err) < 0)
 		goto out;
-	sqlite3_bind_text(s, 1, snap_pack_writer_name(rc.w), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (int64_t)snap_pack_writer_size(rc.w));
-	sqlite3_bind_int64(s, 3, hw_now_ns() / 1000000000LL);
-	if (snap_step_done(r, s, "insert pack", err) < 0)
-		goto out;
-	new_pack = sqlite3_last_insert_rowid(hw_catalog_db(r->cat));
-	si = snap_pack_writer_segments(rc.w, &nseg);
-	seg_ids = hw_calloc(nseg + 1, sizeof(*seg_ids));
-	for (size_t i = 0; i < nseg; i++) {
-		s = snap_stmt(r, "INSERT INTO snap_segment(pack_id, offset, clen, ulen, members, csum)"
-			      " VALUES (?,?,?,?,?,?)", err);
-		if (s == NULL)
-			goto out;
-		sqlite3_bind_int64(s, 1, new_pack);
-		sqlite3_bind_int64(s, 2, (int64_t)si[i].offset);
-		sqlite3_bind_int64(s, 3, (int64_t)si[i].clen);
-		sqlite3_bind_int64(s, 4, (int64_t)si[i].ulen);
-		sqlite3_bind_int64(s, 5, si[i].members);
-		sqlite3_bind_blob(s, 6, si[i].csum.b, 16, SQLITE_STATIC);
-		if (snap_step_done(r, s, "insert segment", err) < 0)
-			goto out;
-		seg_ids[i] = sqlite3_last_insert_rowid(hw_catalog_db(r->cat));
-	}
 	for (size_t i = 0; i < rc.n; i++) {
 		s = snap_stmt(r, "UPDATE snap_blob SET segment_id = ?, uoff = ? WHERE hash = ?", err);
 		if (s == NULL)
 			goto out;
-		sqlite3_bind_int64(s, 1, seg_ids[rc.b[i].new_seg]);
+		sqlite3_bind_int64(s, 1, seg_base + (int64_t)rc.b[i].new_seg);
 		sqlite3_bind_int64(s, 2, (int64_t)rc.b[i].new_uoff);
 		sqlite3_bind_blob(s, 3, rc.b[i].hash, 16, SQLITE_STATIC);
 		if (snap_step_done(r, s, "move blob", err) < 0)
@@ -298,7 +273,6 @@ out:
 	snap_hmap_release(&rc.at);
 	free(rc.b);
 	free(segs);
-	free(seg_ids);
 	snap_hmap_release(&rc.names);
 	free(path);
 	return ret;

@@ -164,6 +164,58 @@ int snap_step_done(struct snap_repo *r, sqlite3_stmt *s, const char *what, struc
 	return 0;
 }
 
+int snap_next_segment_id(struct snap_repo *r, int64_t *id_r, struct hw_error *err)
+{
+	sqlite3_stmt *s = snap_stmt(r, "SELECT coalesce(max(id), 0) + 1 FROM snap_segment", err);
+
+	if (s == NULL)
+		return -1;
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return hw_catalog_error(r->cat, "segment ids", err);
+	}
+	*id_r = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return 0;
+}
+
+int snap_pack_register(struct snap_repo *r, struct snap_pack_writer *w, int64_t *seg_base,
+		       int64_t *pack_id_r, struct hw_error *err)
+{
+	const struct snap_seg_info *si;
+	size_t nseg;
+	sqlite3_stmt *s;
+
+	s = snap_stmt(r, "INSERT INTO snap_pack(name, size, created) VALUES (?,?,?)", err);
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, snap_pack_writer_name(w), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)snap_pack_writer_size(w));
+	sqlite3_bind_int64(s, 3, hw_now_ns() / 1000000000LL);
+	if (snap_step_done(r, s, "insert pack", err) < 0)
+		return -1;
+	*pack_id_r = sqlite3_last_insert_rowid(hw_catalog_db(r->cat));
+	if (*seg_base == 0 && snap_next_segment_id(r, seg_base, err) < 0)
+		return -1;
+	si = snap_pack_writer_segments(w, &nseg);
+	s = snap_stmt(r, "INSERT INTO snap_segment(id, pack_id, offset, clen, ulen, members, csum)"
+		      " VALUES (?,?,?,?,?,?,?)", err);
+	if (s == NULL)
+		return -1;
+	for (size_t i = 0; i < nseg; i++) {
+		sqlite3_bind_int64(s, 1, *seg_base + (int64_t)i);
+		sqlite3_bind_int64(s, 2, *pack_id_r);
+		sqlite3_bind_int64(s, 3, (int64_t)si[i].offset);
+		sqlite3_bind_int64(s, 4, (int64_t)si[i].clen);
+		sqlite3_bind_int64(s, 5, (int64_t)si[i].ulen);
+		sqlite3_bind_int64(s, 6, si[i].members);
+		sqlite3_bind_blob(s, 7, si[i].csum.b, 16, SQLITE_STATIC);
+		if (snap_step_done(r, s, "insert segment", err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int snap_read_fd(int fd, const char *display, size_t size_hint, struct hw_buf *b,
 		 struct hw_error *err)
 {

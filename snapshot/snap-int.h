@@ -33,6 +33,15 @@ int snap_read_fd(int fd, const char *display, size_t size_hint, struct hw_buf *b
 /* prepared statement helpers: the catalog's cache, errors named */
 sqlite3_stmt *snap_stmt(struct snap_repo *r, const char *sql, struct hw_error *err);
 int snap_step_done(struct snap_repo *r, sqlite3_stmt *s, const char *what, struct hw_error *err);
+/* the first id of the segments not yet in the catalog (max(id) + 1): a
+   writer that holds the repository lock and its transaction can refer to
+   its pack's segment i as that + i before their rows exist */
+int snap_next_segment_id(struct snap_repo *r, int64_t *id_r, struct hw_error *err);
+/* a finished pack and its segments into the catalog (in the caller's
+   transaction): segment i gets id *seg_base + i; *seg_base 0: the next free
+   ids, returned there */
+int snap_pack_register(struct snap_repo *r, struct snap_pack_writer *w, int64_t *seg_base,
+		       int64_t *pack_id_r, struct hw_error *err);
 
 /* a hash -> value map (open addressing) over 16-byte content hashes */
 struct snap_hmap {
