@@ -669,6 +669,25 @@ START_TEST(test_migrate_v3_damaged)
 END_TEST
 
 /* record sets and listings decode to what was encoded; damage is refused */
+/* encode n listing entries into b, decode them back, compare */
+static void listing_round_trip(const struct snap_lent *le, size_t n, struct hw_buf *b)
+{
+	struct snap_lent *got;
+	struct hw_error err;
+	size_t ngot;
+
+	ck_assert_int_eq(snap_listing_encode(le, n, b, &err), 0);
+	ck_assert_int_eq(snap_listing_decode(b->data, b->len, &got, &ngot, &err), 0);
+	ck_assert_uint_eq(ngot, n);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_eq(got[i].rset_id, le[i].rset_id);
+		ck_assert_uint_eq(got[i].idx, le[i].idx);
+		ck_assert_uint_eq(got[i].uid, le[i].uid);
+		ck_assert_uint_eq(got[i].flags, le[i].flags);
+	}
+	free(got);
+}
+
 START_TEST(test_records_roundtrip)
 {
 	struct snap_rec v[3] = {
@@ -706,16 +725,7 @@ START_TEST(test_records_roundtrip)
 	}
 	snap_rset_release(&rs);
 	/* a listing's blob is not a record set; a newer format is refused */
-	ck_assert_int_eq(snap_listing_encode(le, 4, &b, &err), 0);
-	ck_assert_int_eq(snap_listing_decode(b.data, b.len, &got, &n, &err), 0);
-	ck_assert_uint_eq(n, 4);
-	for (size_t i = 0; i < 4; i++) {
-		ck_assert_int_eq(got[i].rset_id, le[i].rset_id);
-		ck_assert_uint_eq(got[i].idx, le[i].idx);
-		ck_assert_uint_eq(got[i].uid, le[i].uid);
-		ck_assert_uint_eq(got[i].flags, le[i].flags);
-	}
-	free(got);
+	listing_round_trip(le, 4, &b);
 	ck_assert_int_eq(snap_rset_decode(b.data, b.len, &rs, &err), -1);
 	b.data[0] = 9;
 	ck_assert_int_eq(snap_listing_decode(b.data, b.len, &got, &n, &err), -1);
@@ -762,15 +772,7 @@ START_TEST(test_records_extremes)
 		ck_assert_int_eq(rs.v[i].date, v[i].date);
 	}
 	snap_rset_release(&rs);
-	ck_assert_int_eq(snap_listing_encode(le, 3, &b, &err), 0);
-	ck_assert_int_eq(snap_listing_decode(b.data, b.len, &got, &n, &err), 0);
-	ck_assert_uint_eq(n, 3);
-	for (size_t i = 0; i < 3; i++) {
-		ck_assert_int_eq(got[i].rset_id, le[i].rset_id);
-		ck_assert_uint_eq(got[i].idx, le[i].idx);
-		ck_assert_uint_eq(got[i].uid, le[i].uid);
-	}
-	free(got);
+	listing_round_trip(le, 3, &b);
 	ck_assert_int_eq(snap_listing_decode(idx_big, sizeof(idx_big), &got, &n, &err), -1);
 	ck_assert_int_eq(snap_listing_decode(rs_big, sizeof(rs_big), &got, &n, &err), 0);
 	free(got);
