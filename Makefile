@@ -8,8 +8,8 @@
 
 PREFIX ?= /usr/local
 DESTDIR ?=
-PKGS := libarchive libxxhash yaml-0.1 sqlite3
-DEB_PKGS := build-essential pkg-config libarchive-dev libxxhash-dev libyaml-dev \
+PKGS := libarchive libzstd libxxhash yaml-0.1 sqlite3
+DEB_PKGS := build-essential pkg-config libarchive-dev libzstd-dev libxxhash-dev libyaml-dev \
 	libsqlite3-dev check zstd libarchive-tools e2fsprogs sqlite3 clang libclang-rt-14-dev
 
 CC ?= cc

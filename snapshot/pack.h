@@ -3,7 +3,7 @@
  *
  * A pack is one file, "pack-<16 hex>.tar.zst", written once and never
  * changed. It is a concatenation of segments; each segment is one complete
- * zstd frame holding a run of whole tar (pax) members. Only the last segment
+ * zstd frame holding a run of whole tar (GNU format) members. Only the last segment
  * ends with the tar end-of-archive blocks, so the decompressed pack is one
  * ordinary tar stream:
  *     zstd -dc pack-....tar.zst | tar -xf -      bsdtar -xf pack-....tar.zst
@@ -87,7 +87,7 @@ int snap_segment_read(int packfd, const char *packpath, uint64_t offset, uint64_
 		      struct hw_error *err);
 
 /* the same walk, telling each member's offset in the segment's tar stream
-   (where its first header block starts, pax record included) */
+   (where its first header block starts, long-name record included) */
 typedef int snap_member_at_fn(void *ctx, const char *name, uint64_t uoff, const void *data,
 			      size_t len, struct hw_error *err);
 int snap_segment_walk(int packfd, const char *packpath, uint64_t offset, uint64_t clen,

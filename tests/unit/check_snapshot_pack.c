@@ -26,7 +26,7 @@ static void teardown(void)
 }
 
 struct want {
-	char name[128];
+	char name[256];
 	char *data;
 	size_t len;
 	uint32_t seg;
@@ -99,13 +99,16 @@ START_TEST(test_roundtrip_segments)
 	struct want *wv = hw_calloc(N, sizeof(*wv));
 	int dfd = open(tmpdir, O_RDONLY | O_DIRECTORY);
 	const char *names[] = { "a.com/bob/md50000000001.msg", "a.com/bob/with space.msg",
-				"a.com/bob/Sent Items.IMAP/x:y[1];z.msg", "a.com/bob/ümlaut-é.msg" };
+				"a.com/bob/Sent Items.IMAP/x:y[1];z.msg", "a.com/bob/ümlaut-é.msg",
+				/* past the 100 bytes of a tar header's name field */
+				"a.com/bob/Projects.IMAP/2026.IMAP/Quarterly planning and review.IMAP/"
+				"Customer escalations.IMAP/md50000000005.msg" };
 
 	ck_assert_int_ge(dfd, 0);
 	/* small segments so that several exist */
 	ck_assert_int_eq(snap_pack_writer_new(dfd, tmpdir, 2, 3, 64 * 1024, &w, &err), 0);
 	for (int i = 0; i < N; i++) {
-		if (i < 4)
+		if (i < 5)
 			snprintf(wv[i].name, sizeof(wv[i].name), "%s", names[i]);
 		else
 			snprintf(wv[i].name, sizeof(wv[i].name), "a.com/bob/md5000000%04d.msg", i);
@@ -140,8 +143,9 @@ START_TEST(test_roundtrip_segments)
 						   &si[s].csum, on_member_at, &wc, &err), 0);
 		ck_assert_int_eq(wc.members, (int)si[s].members);
 	}
-	/* the first members, one of them with a pax record (non-ASCII name),
-	   start one after the other */
+	/* the first members, one of them with a name too long for the tar
+	   header (a record before the header), start one after the other */
+	ck_assert_uint_gt(strlen(wv[4].name), 100);
 	ck_assert_uint_eq(wv[0].uoff, 0);
 	ck_assert_uint_gt(wv[4].uoff, wv[3].uoff);
 	/* a flipped byte is caught by the checksum */
