@@ -1,5 +1,6 @@
 /* create.c - hiwater snapshot create: walk, dedup, pack, commit */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@ struct win_item {
 	uint64_t kpre;              /* its first 8 bytes, big-endian: most
 				       comparisons end there, without a miss */
 	struct hw_buf data;
+	struct snap_rchunk *chunk;  /* data was cut from it (NULL: malloc'd) */
 	int64_t mtime;
 	size_t pb;                  /* its pending blob */
 	size_t seq;                 /* arrival: ties keep directory order */
@@ -87,6 +89,7 @@ struct create_ctx {
 				       (0: not chosen yet); blob rows can then be
 				       written as each window is placed */
 	int read_jobs;              /* threads reading and hashing files */
+	struct snap_rpool rpool;    /* read-ahead's buffers for small files */
 	bool path_new;              /* the current folder's path is new: no records */
 	bool repo_empty;            /* no content stored before this run: no lookups */
 	bool bulk;                  /* first snapshot: indexes built at the end */
@@ -125,6 +128,7 @@ struct work {
 	uint32_t idx;
 	uint8_t hash[16];
 	struct hw_buf data;
+	struct snap_rchunk *chunk;  /* data was cut from it (NULL: malloc'd) */
 	struct msghdr h;
 	struct file_meta sm;        /* state_hashed: the indexer's headers (borrowed) */
 	struct hw_error *err;       /* failed: why (allocated only then: a folder
@@ -142,6 +146,7 @@ struct read_batch {
 	size_t n;
 	uint64_t budget;            /* read-ahead: a larger file is not read
 				       (deferred: its sb is filled) */
+	struct snap_rcursor *cur;   /* read-ahead: small files into its chunks */
 };
 
 static int cmp_prev_folder(const void *a, const void *b)
@@ -458,7 +463,7 @@ static void win_items_free(struct win_item *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].member);
 		free(v[i].key);
-		hw_buf_release(&v[i].data);
+		snap_rbuf_release(&v[i].data, &v[i].chunk);
 	}
 	free(v);
 }
@@ -476,7 +481,8 @@ static void *flusher_main(void *arg)
 			c->fl_ret = -1;
 			break;
 		}
-		hw_buf_release(&it->data);   /* in the segment now: memory back early */
+		/* in the segment now: memory back early */
+		snap_rbuf_release(&it->data, &it->chunk);
 	}
 	return NULL;
 }
@@ -633,7 +639,7 @@ static void window_release(struct create_ctx *c)
 /* new content: into the window (data taken over when owned is given),
    or straight into the pack when there is no window */
 static int store_blob(struct create_ctx *c, const char *member, const uint8_t hash[16],
-		      const void *data, size_t len, struct hw_buf *owned, int64_t mtime, int kind,
+		      const void *data, size_t len, struct work *owner, int64_t mtime, int kind,
 		      const struct file_meta *fm, struct hw_error *err)
 {
 	uint32_t seg = 0;
@@ -663,11 +669,14 @@ static int store_blob(struct create_ctx *c, const char *member, const uint8_t ha
 			kp += ch != 0;
 			it->kpre = (it->kpre << 8) | ch;
 		}
+		struct hw_buf *owned = owner != NULL ? &owner->data : NULL;
 		if (owned != NULL && owned->data == data && owned->len == len &&
 		    owned->cap - len <= WIN_SLACK_MAX) {
-			/* the read buffer itself (snap_read_fd sizes it exactly) */
+			/* the read buffer itself (sized exactly), and its chunk */
 			it->data = *owned;
+			it->chunk = owner->chunk;
 			hw_buf_init(owned);
+			owner->chunk = NULL;
 		} else {
 			/* an exact-size copy: the window counts bytes it holds */
 			it->data.data = hw_malloc(len + 1);
@@ -806,6 +815,42 @@ static int state_hash(struct create_ctx *c, const char *relpath, struct work *w,
 	return 1;
 }
 
+/* the file's store path for a message, built only when one is needed */
+static const char *rb_display(const struct read_batch *rb, const struct work *w, char *buf)
+{
+	snprintf(buf, PATH_MAX, "%s/%s", rb->relpath, w->name);
+	return buf;
+}
+
+/* The whole of a file whose fstat said size: a small one into the
+   read-ahead's chunk, by one read that sees the end; anything else (no
+   cursor, larger, or grown or shrunk since the fstat) by snap_read_fd into
+   malloc'd memory, from the start again */
+static int read_file(int fd, const struct read_batch *rb, struct work *w, size_t size,
+		     struct hw_error *err)
+{
+	if (rb->cur != NULL) {
+		char *p = snap_rcursor_take(rb->cur, size + 2, &w->chunk);
+		if (p != NULL) {
+			ssize_t n = read(fd, p, size + 1);
+			if (n == (ssize_t)size) {
+				p[size] = '\0';
+				w->data.data = p;
+				w->data.len = size;
+				w->data.cap = size + 2;
+				return 0;
+			}
+			snap_rchunk_put(w->chunk);
+			w->chunk = NULL;
+			if (lseek(fd, 0, SEEK_SET) < 0) {
+				char dbuf[PATH_MAX];
+				return hw_error_sys(err, "lseek", rb_display(rb, w, dbuf));
+			}
+		}
+	}
+	return snap_read_fd(fd, rb->relpath, w->name, size, &w->data, err);
+}
+
 /* worker: read, hash and parse one file (no catalog, no diagnostics) */
 static void read_one(void *ctx, size_t i, int worker)
 {
@@ -820,7 +865,6 @@ static void read_one(void *ctx, size_t i, int worker)
 		data = rb->mrk;
 		len = rb->mrklen;
 	} else {
-		char *display = hw_path_join(rb->relpath, w->name);
 		struct stat sb;
 		/* pass 1 saw a regular file (lstat); O_NONBLOCK keeps the open
 		   from blocking on a FIFO put there since, and fstat checks that
@@ -828,31 +872,30 @@ static void read_one(void *ctx, size_t i, int worker)
 		int ffd = openat(rb->dirfd, w->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
 				 O_NOCTTY);
 		int rr = -1;
+		char dbuf[PATH_MAX];
 		struct hw_error e;
 
 		if (ffd < 0) {
-			hw_error_sys(&e, "open", display);
+			hw_error_sys(&e, "open", rb_display(rb, w, dbuf));
 		} else if (fstat(ffd, &sb) < 0) {
-			hw_error_sys(&e, "fstat", display);
+			hw_error_sys(&e, "fstat", rb_display(rb, w, dbuf));
 		} else if (!S_ISREG(sb.st_mode) ||
 			   (!w->unstated && (sb.st_ino != w->sb.st_ino || sb.st_dev != w->sb.st_dev))) {
 			hw_error_set(&e, EINVAL, "%s is not a regular file (or was replaced "
-				     "while opened): not read", display);
+				     "while opened): not read", rb_display(rb, w, dbuf));
 		} else if (rb->budget > 0 && (uint64_t)sb.st_size > rb->budget) {
 			/* too large to read ahead: the writer reads it in its batches */
 			w->sb = sb;
 			w->unstated = false;
 			w->deferred = true;
 			close(ffd);
-			free(display);
 			return;
 		} else {
 			w->sb = sb;
-			rr = snap_read_fd(ffd, display, (size_t)sb.st_size, &w->data, &e);
+			rr = read_file(ffd, rb, w, (size_t)sb.st_size, &e);
 		}
 		if (ffd >= 0)
 			close(ffd);
-		free(display);
 		if (rr < 0) {
 			w->failed = true;
 			w->err = hw_malloc(sizeof(*w->err));
@@ -937,7 +980,7 @@ static int record_one(struct create_ctx *c, const char *relpath, const struct pr
 		/* the member is named after the file (for standard tools); the
 		   catalog finds it by its offset */
 		if (!known && store_blob(c, display, w->hash, data, (size_t)w->sb.st_size,
-					 w->is_mrk ? NULL : &w->data, w->sb.st_mtim.tv_sec, w->kind,
+					 w->is_mrk ? NULL : w, w->sb.st_mtim.tv_sec, w->kind,
 					 &fm, err) < 0)
 			goto out;
 	}
@@ -1006,12 +1049,13 @@ struct prefetch {
 	pthread_cond_t cv;
 	pthread_t *th;
 	int nth;
+	struct snap_rpool *rpool;   /* the threads' buffers for small files */
 };
 
 static void pre_folder_release(struct pre_folder *f)
 {
 	for (size_t i = 0; i < f->nwv; i++) {
-		hw_buf_release(&f->wv[i].data);
+		snap_rbuf_release(&f->wv[i].data, &f->wv[i].chunk);
 		msghdr_release(&f->wv[i].h);
 		free(f->wv[i].err);
 	}
@@ -1030,7 +1074,8 @@ static void pre_folder_release(struct pre_folder *f)
 
 /* the file-system half of a folder (worker thread: no catalog, no shared
    state but the diagnostics, which are thread-safe) */
-static void pre_folder_fill(const struct hw_store *st, const char *relpath, struct pre_folder *f)
+static void pre_folder_fill(const struct hw_store *st, const char *relpath, struct pre_folder *f,
+			    struct snap_rcursor *cur)
 {
 	struct hw_error ferr;
 	struct hw_dir d2;
@@ -1065,7 +1110,7 @@ static void pre_folder_fill(const struct hw_store *st, const char *relpath, stru
 	   which reads it in batches: read-ahead holds at most that much a
 	   folder, whatever the size of one message. */
 	struct read_batch rb = { .dirfd = f->fd, .relpath = relpath, .mrk = f->mrk,
-				 .mrklen = f->mrklen };
+				 .mrklen = f->mrklen, .cur = cur };
 	size_t cap = 0, one = 0;
 	bool reading = true;
 	for (size_t i = 0; i < f->d.n; i++) {
@@ -1119,6 +1164,7 @@ static void pre_folder_fill(const struct hw_store *st, const char *relpath, stru
 static void *prefetch_main(void *arg)
 {
 	struct prefetch *pp = arg;
+	struct snap_rcursor cur = { pp->rpool, NULL };
 
 	pthread_mutex_lock(&pp->mu);
 	for (;;) {
@@ -1130,21 +1176,23 @@ static void *prefetch_main(void *arg)
 			break;
 		size_t i = pp->next++;
 		pthread_mutex_unlock(&pp->mu);
-		pre_folder_fill(pp->st, pp->v[i].relpath, &pp->pf[i]);
+		pre_folder_fill(pp->st, pp->v[i].relpath, &pp->pf[i], &cur);
 		pthread_mutex_lock(&pp->mu);
 		pp->pf[i].done = true;
 		pp->ahead += pp->pf[i].bytes;
 		pthread_cond_broadcast(&pp->cv);
 	}
 	pthread_mutex_unlock(&pp->mu);
+	snap_rcursor_end(&cur);
 	return NULL;
 }
 
 static void prefetch_start(struct prefetch *pp, const struct hw_store *st,
-			   const struct hw_folder_list *fl, int jobs)
+			   const struct hw_folder_list *fl, int jobs, struct snap_rpool *rpool)
 {
 	memset(pp, 0, sizeof(*pp));
 	pp->st = st;
+	pp->rpool = rpool;
 	pp->n = fl->n;
 	pp->v = hw_calloc(fl->n + 1, sizeof(*pp->v));
 	pp->pf = hw_calloc(fl->n + 1, sizeof(*pp->pf));
@@ -1366,7 +1414,7 @@ read:
 		for (size_t i = 0; i < pre->nread; i++) {
 			if (record_one(c, relpath, pv, npv, &wv[i], err) < 0)
 				goto out;
-			hw_buf_release(&wv[i].data);
+			snap_rbuf_release(&wv[i].data, &wv[i].chunk);
 		}
 		nwv_read = pre->nread;
 	}
@@ -1397,7 +1445,7 @@ read:
 			if (w->read && record_one(c, relpath, pv, npv, w, err) < 0)
 				goto out;
 			/* the content is in the pack (or the repository): let it go */
-			hw_buf_release(&w->data);
+			snap_rbuf_release(&w->data, &w->chunk);
 		}
 		free(rb.idx);
 		b0 = b1;
@@ -1531,7 +1579,7 @@ read:
 out:
 	prev_files_free(pv, npv);
 	for (size_t i = 0; i < nwv; i++) {
-		hw_buf_release(&wv[i].data);
+		snap_rbuf_release(&wv[i].data, &wv[i].chunk);
 		msghdr_release(&wv[i].h);
 		free(wv[i].err);
 	}
@@ -1662,6 +1710,7 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	memset(res, 0, sizeof(*res));
 	hw_folder_list_init(&fl);
 	snap_hmap_init(&c.added);
+	snap_rpool_init(&c.rpool);
 	/* reading, hashing and parsing run on every CPU; the catalog and the
 	   pack order stay on this thread */
 	c.read_jobs = o->jobs > 0 ? o->jobs : hw_pool_cpus();
@@ -1721,7 +1770,7 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	/* nothing to look up (empty repository, --full): folders are read
 	   ahead by threads */
 	if (c.repo_empty || o->full)
-		prefetch_start(&pre, st, &fl, c.read_jobs);
+		prefetch_start(&pre, st, &fl, c.read_jobs, &c.rpool);
 	for (size_t i = 0; i < fl.n; i++) {
 		struct pre_folder *pf = pre.pf != NULL ? prefetch_wait(&pre, i) : NULL;
 		int fr = snapshot_folder(&c, fl.v[i].relpath, pf, err);
@@ -1782,6 +1831,7 @@ out:
 	   for sure that nothing refers to it */
 	prefetch_stop(&pre);
 	window_release(&c);
+	snap_rpool_destroy(&c.rpool);   /* every read buffer is let go by now */
 	snap_pack_writer_free(&c.w);
 	for (size_t i = 0; i < c.npf; i++) {
 		free(c.pf[i].relpath);

@@ -1,5 +1,6 @@
 /* repo.c - the snapshot repository: layout, schema, locks, garbage, list */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,7 +217,7 @@ int snap_pack_register(struct snap_repo *r, struct snap_pack_writer *w, int64_t 
 	return 0;
 }
 
-int snap_read_fd(int fd, const char *display, size_t size_hint, struct hw_buf *b,
+int snap_read_fd(int fd, const char *dir, const char *name, size_t size_hint, struct hw_buf *b,
 		 struct hw_error *err)
 {
 	hw_buf_reset(b);
@@ -234,6 +235,8 @@ int snap_read_fd(int fd, const char *display, size_t size_hint, struct hw_buf *b
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			char display[PATH_MAX];
+			snprintf(display, sizeof(display), "%s/%s", dir, name);
 			return hw_error_sys(err, "read", display);
 		}
 		if (n == 0)

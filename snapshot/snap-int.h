@@ -2,7 +2,9 @@
 #ifndef HW_SNAPSHOT_INT_H
 #define HW_SNAPSHOT_INT_H
 
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "pack.h"
 #include "snapshot.h"
@@ -26,8 +28,37 @@ struct snap_repo {
 int snap_packs_lock(struct snap_repo *r, bool exclusive, struct hw_error *err);
 void snap_packs_unlock(struct snap_repo *r);
 
-/* read the whole of an open file */
-int snap_read_fd(int fd, const char *display, size_t size_hint, struct hw_buf *b,
+/* Read buffers for small files, cut from shared 4 MB chunks (rbuf.c): a
+   reading thread fills its cursor's chunk, any thread lets a buffer go;
+   a chunk goes back to the pool when its last buffer is let go.
+     struct snap_rpool pool;  snap_rpool_init(&pool);
+     struct snap_rcursor cur = { &pool, NULL };        one per reading thread
+     p = snap_rcursor_take(&cur, n, &chunk);           NULL: use malloc
+     ... snap_rbuf_release(&buf, &chunk);              malloc'd or cut
+     snap_rcursor_end(&cur);                           the thread is done
+     snap_rpool_destroy(&pool);                        every buffer let go */
+#define SNAP_RCHUNK_BYTES ((size_t)4 << 20)
+#define SNAP_RBUF_MAX ((size_t)256 << 10)   /* larger: malloc */
+struct snap_rchunk;
+struct snap_rpool {
+	pthread_mutex_t mu;
+	struct snap_rchunk *free, *all;
+	size_t nall;
+};
+struct snap_rcursor {
+	struct snap_rpool *pool;
+	struct snap_rchunk *cur;
+};
+void snap_rpool_init(struct snap_rpool *p);
+void snap_rpool_destroy(struct snap_rpool *p);
+char *snap_rcursor_take(struct snap_rcursor *cur, size_t n, struct snap_rchunk **chunk_r);
+void snap_rcursor_end(struct snap_rcursor *cur);
+void snap_rchunk_put(struct snap_rchunk *ch);
+/* b let go: back to its chunk (*chunk set) or freed */
+void snap_rbuf_release(struct hw_buf *b, struct snap_rchunk **chunk);
+
+/* read the whole of an open file; dir/name: its path, for an error */
+int snap_read_fd(int fd, const char *dir, const char *name, size_t size_hint, struct hw_buf *b,
 		 struct hw_error *err);
 
 /* prepared statement helpers: the catalog's cache, errors named */

@@ -3,6 +3,7 @@
    symlink members: restore refuses it and writes nothing outside the target */
 #include <check.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,7 +191,7 @@ START_TEST(test_read_fd_sizes)
 		int fd = open(path, O_RDONLY);
 		ck_assert_int_ge(fd, 0);
 		hw_buf_init(&b);
-		ck_assert_int_eq(snap_read_fd(fd, "f", hints[i], &b, &err), 0);
+		ck_assert_int_eq(snap_read_fd(fd, dir, "f", hints[i], &b, &err), 0);
 		close(fd);
 		ck_assert_uint_eq(b.len, N);
 		ck_assert(memcmp(b.data, data, N) == 0);
@@ -199,6 +200,81 @@ START_TEST(test_read_fd_sizes)
 	}
 	free(path);
 	free(data);
+}
+END_TEST
+
+/* Read buffers cut from shared chunks: no two overlap, a chunk is used
+   again once its last buffer is let go (by any thread), and one too large
+   for a chunk is left to malloc. */
+struct rbuf_rel { struct hw_buf *b; struct snap_rchunk **ch; size_t from, n; };
+
+static void *rbuf_release_thread(void *arg)
+{
+	struct rbuf_rel *r = arg;
+
+	for (size_t i = r->from; i < r->from + r->n; i++)
+		snap_rbuf_release(&r->b[i], &r->ch[i]);
+	return NULL;
+}
+
+START_TEST(test_rbuf_chunks)
+{
+	enum { N = 3000 };
+	struct snap_rpool pool;
+	struct snap_rcursor cur;
+	struct hw_buf *b = hw_calloc(N, sizeof(*b));
+	struct snap_rchunk **ch = hw_calloc(N, sizeof(*ch));
+	size_t nall_first;
+
+	snap_rpool_init(&pool);
+	cur = (struct snap_rcursor){ &pool, NULL };
+	for (int round = 0; round < 3; round++) {
+		/* 3000 buffers of 1 to 6 KB: about 10 MB, three chunks or more */
+		for (size_t i = 0; i < N; i++) {
+			size_t n = 1 + (i * 7919) % 6000;
+			char *p = snap_rcursor_take(&cur, n, &ch[i]);
+			ck_assert_ptr_nonnull(p);
+			ck_assert_ptr_nonnull(ch[i]);
+			memset(p, (int)(i % 251), n);
+			b[i].data = p;
+			b[i].len = n;
+			b[i].cap = n;
+		}
+		for (size_t i = 0; i < N; i++)
+			for (size_t k = 0; k < b[i].len; k++)
+				if ((unsigned char)b[i].data[k] != i % 251)
+					ck_abort_msg("buffer %zu overwritten at %zu", i, k);
+		ck_assert_uint_ge(pool.nall, 3);
+		if (round == 0)
+			nall_first = pool.nall;
+		else
+			ck_assert_uint_eq(pool.nall, nall_first);   /* reused, none new */
+		/* half let go here, half on another thread */
+		struct rbuf_rel rel = { b, ch, N / 2, N - N / 2 };
+		pthread_t t;
+		ck_assert_int_eq(pthread_create(&t, NULL, rbuf_release_thread, &rel), 0);
+		for (size_t i = 0; i < N / 2; i++)
+			snap_rbuf_release(&b[i], &ch[i]);
+		pthread_join(t, NULL);
+		for (size_t i = 0; i < N; i++) {
+			ck_assert_ptr_null(b[i].data);
+			ck_assert_ptr_null(ch[i]);
+		}
+		snap_rcursor_end(&cur);
+	}
+	/* too large for a chunk: malloc's, released as such */
+	struct snap_rchunk *none = (struct snap_rchunk *)1;
+	ck_assert_ptr_null(snap_rcursor_take(&cur, SNAP_RBUF_MAX + 1, &none));
+	ck_assert_ptr_null(none);
+	struct hw_buf big;
+	hw_buf_init(&big);
+	hw_buf_add(&big, "x", 1);
+	snap_rbuf_release(&big, &none);
+	ck_assert_ptr_null(big.data);
+	snap_rcursor_end(&cur);
+	snap_rpool_destroy(&pool);
+	free(b);
+	free(ch);
 }
 END_TEST
 
@@ -965,6 +1041,7 @@ int main(void)
 	tcase_add_test(tc, test_prefetch_many_folders);
 	tcase_add_test(tc, test_skipped_file_later);
 	tcase_add_test(tc, test_read_ahead_large_folder);
+	tcase_add_test(tc, test_rbuf_chunks);
 	tcase_add_test(tc, test_read_fd_sizes);
 	tcase_add_test(tc, test_forged_pack_refused);
 	tcase_add_test(tc, test_migrate_v3);

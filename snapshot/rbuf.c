@@ -1,0 +1,128 @@
+/* rbuf.c - read buffers for small files, cut from shared chunks (see snap-int.h)
+ *
+ * A full snapshot reads tens of thousands of small files on the read-ahead
+ * threads and lets each go on another thread (the pack's flusher) once it
+ * is in the tar stream. From malloc, every one of those is a free into
+ * another thread's arena, and the arenas grow and shrink with every
+ * window (mprotect, page faults, trimming). Here a reading thread cuts its
+ * buffers one after the other from a 4 MB chunk; a chunk goes back to the
+ * pool when its last buffer is let go, and is used again as it is, its
+ * pages already in. The pool holds no more chunks than were in use at
+ * once, and gives them all back to the system when it is destroyed.
+ */
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "snap-int.h"
+
+struct snap_rchunk {
+	struct snap_rpool *pool;
+	struct snap_rchunk *next;   /* in the pool's free list, or its list of all */
+	struct snap_rchunk *all;
+	atomic_size_t refs;         /* buffers cut from it, +1 while a cursor fills it */
+	size_t used;                /* bytes from data, for the filling cursor only */
+	_Alignas(64) char data[];
+};
+
+#define RCHUNK_DATA (SNAP_RCHUNK_BYTES - sizeof(struct snap_rchunk))
+
+void snap_rpool_init(struct snap_rpool *p)
+{
+	p->free = NULL;
+	p->all = NULL;
+	p->nall = 0;
+	pthread_mutex_init(&p->mu, NULL);
+}
+
+void snap_rpool_destroy(struct snap_rpool *p)
+{
+	struct snap_rchunk *ch = p->all;
+
+	/* every buffer has been let go by now (snapshot create releases its
+	   window and read-ahead first) */
+	while (ch != NULL) {
+		struct snap_rchunk *next = ch->all;
+		munmap(ch, SNAP_RCHUNK_BYTES);
+		ch = next;
+	}
+	p->free = p->all = NULL;
+	p->nall = 0;
+	pthread_mutex_destroy(&p->mu);
+}
+
+static struct snap_rchunk *chunk_get(struct snap_rpool *p)
+{
+	struct snap_rchunk *ch;
+
+	pthread_mutex_lock(&p->mu);
+	ch = p->free;
+	if (ch != NULL)
+		p->free = ch->next;
+	pthread_mutex_unlock(&p->mu);
+	if (ch == NULL) {
+		void *m = mmap(NULL, SNAP_RCHUNK_BYTES, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		ch = m;
+		ch->pool = p;
+		pthread_mutex_lock(&p->mu);
+		ch->all = p->all;
+		p->all = ch;
+		p->nall++;
+		pthread_mutex_unlock(&p->mu);
+	}
+	ch->next = NULL;
+	ch->used = 0;
+	atomic_store(&ch->refs, 1);   /* the cursor's */
+	return ch;
+}
+
+void snap_rchunk_put(struct snap_rchunk *ch)
+{
+	if (ch == NULL || atomic_fetch_sub(&ch->refs, 1) != 1)
+		return;
+	struct snap_rpool *p = ch->pool;
+	pthread_mutex_lock(&p->mu);
+	ch->next = p->free;
+	p->free = ch;
+	pthread_mutex_unlock(&p->mu);
+}
+
+char *snap_rcursor_take(struct snap_rcursor *cur, size_t n, struct snap_rchunk **chunk_r)
+{
+	struct snap_rchunk *ch = cur->cur;
+	size_t need = (n + 15) & ~(size_t)15;
+
+	*chunk_r = NULL;
+	if (n == 0 || n > SNAP_RBUF_MAX)
+		return NULL;
+	if (ch == NULL || RCHUNK_DATA - ch->used < need) {
+		snap_rchunk_put(ch);
+		cur->cur = ch = chunk_get(cur->pool);
+		if (ch == NULL)
+			return NULL;
+	}
+	char *p = ch->data + ch->used;
+	ch->used += need;
+	atomic_fetch_add(&ch->refs, 1);
+	*chunk_r = ch;
+	return p;
+}
+
+void snap_rcursor_end(struct snap_rcursor *cur)
+{
+	snap_rchunk_put(cur->cur);
+	cur->cur = NULL;
+}
+
+void snap_rbuf_release(struct hw_buf *b, struct snap_rchunk **chunk)
+{
+	if (*chunk != NULL) {
+		snap_rchunk_put(*chunk);
+		*chunk = NULL;
+		hw_buf_init(b);
+	} else {
+		hw_buf_release(b);
+	}
+}
