@@ -42,8 +42,11 @@ fi
 "$HW" index -q >/dev/null 2>&1 || true
 nmsg=$(find "$STORE" -name 'md5*.msg' | wc -l)
 echo "store: $nmsg messages, $(size "$STORE") bytes"
-# warm the cache
+# warm the cache; then flush the store just written, so that its writeback
+# does not run during the timed rounds (it took a core from whichever side
+# ran then: hiwater, which keeps both busy, lost more)
 tar -cf - -C "$W" store | cat >/dev/null
+sync
 
 # ---- full snapshot ----
 # tar and hiwater in turn, 7 rounds, medians: this kind of machine drifts by
