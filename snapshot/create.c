@@ -89,7 +89,8 @@ struct create_ctx {
 				       (0: not chosen yet); blob rows can then be
 				       written as each window is placed */
 	int read_jobs;              /* threads reading and hashing files */
-	struct snap_rpool rpool;    /* read-ahead's buffers for small files */
+	struct snap_rpool rpool;    /* buffers for small files: read-ahead's, window's */
+	struct snap_rcursor win_cur;   /* the window's copies of new content */
 	bool path_new;              /* the current folder's path is new: no records */
 	bool repo_empty;            /* no content stored before this run: no lookups */
 	bool bulk;                  /* first snapshot: indexes built at the end */
@@ -670,13 +671,23 @@ static int store_blob(struct create_ctx *c, const char *member, const uint8_t ha
 			it->kpre = (it->kpre << 8) | ch;
 		}
 		struct hw_buf *owned = owner != NULL ? &owner->data : NULL;
-		if (owned != NULL && owned->data == data && owned->len == len &&
-		    owned->cap - len <= WIN_SLACK_MAX) {
-			/* the read buffer itself (sized exactly), and its chunk */
+		char *p = NULL;
+		if (owned != NULL && owner->chunk == NULL && owned->data == data &&
+		    owned->len == len && owned->cap - len <= WIN_SLACK_MAX) {
+			/* a malloc'd read buffer sized exactly: taken over */
 			it->data = *owned;
-			it->chunk = owner->chunk;
 			hw_buf_init(owned);
-			owner->chunk = NULL;
+		} else if ((p = snap_rcursor_take(&c->win_cur, len + 1, &it->chunk)) != NULL) {
+			/* a small file: copied into the window's chunks, where it
+			   holds only its own bytes (a read buffer kept instead
+			   would hold its whole chunk, and with it every buffer
+			   already let go there: with much repeated content, many
+			   times what the window counts) */
+			memcpy(p, data, len);
+			p[len] = '\0';
+			it->data.data = p;
+			it->data.len = len;
+			it->data.cap = len + 1;
 		} else {
 			/* an exact-size copy: the window counts bytes it holds */
 			it->data.data = hw_malloc(len + 1);
@@ -822,35 +833,6 @@ static const char *rb_display(const struct read_batch *rb, const struct work *w,
 	return buf;
 }
 
-/* The whole of a file whose fstat said size: a small one into the
-   read-ahead's chunk, by one read that sees the end; anything else (no
-   cursor, larger, or grown or shrunk since the fstat) by snap_read_fd into
-   malloc'd memory, from the start again */
-static int read_file(int fd, const struct read_batch *rb, struct work *w, size_t size,
-		     struct hw_error *err)
-{
-	if (rb->cur != NULL) {
-		char *p = snap_rcursor_take(rb->cur, size + 2, &w->chunk);
-		if (p != NULL) {
-			ssize_t n = read(fd, p, size + 1);
-			if (n == (ssize_t)size) {
-				p[size] = '\0';
-				w->data.data = p;
-				w->data.len = size;
-				w->data.cap = size + 2;
-				return 0;
-			}
-			snap_rchunk_put(w->chunk);
-			w->chunk = NULL;
-			if (lseek(fd, 0, SEEK_SET) < 0) {
-				char dbuf[PATH_MAX];
-				return hw_error_sys(err, "lseek", rb_display(rb, w, dbuf));
-			}
-		}
-	}
-	return snap_read_fd(fd, rb->relpath, w->name, size, &w->data, err);
-}
-
 /* worker: read, hash and parse one file (no catalog, no diagnostics) */
 static void read_one(void *ctx, size_t i, int worker)
 {
@@ -892,7 +874,8 @@ static void read_one(void *ctx, size_t i, int worker)
 			return;
 		} else {
 			w->sb = sb;
-			rr = read_file(ffd, rb, w, (size_t)sb.st_size, &e);
+			rr = snap_rbuf_read(ffd, rb->cur, (size_t)sb.st_size, &w->data, &w->chunk,
+					    rb->relpath, w->name, &e);
 		}
 		if (ffd >= 0)
 			close(ffd);
@@ -1711,6 +1694,7 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	hw_folder_list_init(&fl);
 	snap_hmap_init(&c.added);
 	snap_rpool_init(&c.rpool);
+	c.win_cur = (struct snap_rcursor){ &c.rpool, NULL };
 	/* reading, hashing and parsing run on every CPU; the catalog and the
 	   pack order stay on this thread */
 	c.read_jobs = o->jobs > 0 ? o->jobs : hw_pool_cpus();
@@ -1831,7 +1815,9 @@ out:
 	   for sure that nothing refers to it */
 	prefetch_stop(&pre);
 	window_release(&c);
-	snap_rpool_destroy(&c.rpool);   /* every read buffer is let go by now */
+	snap_rcursor_end(&c.win_cur);
+	res->buf_bytes = (uint64_t)c.rpool.nall * SNAP_RCHUNK_BYTES;
+	snap_rpool_destroy(&c.rpool);   /* every buffer is let go by now */
 	snap_pack_writer_free(&c.w);
 	for (size_t i = 0; i < c.npf; i++) {
 		free(c.pf[i].relpath);

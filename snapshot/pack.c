@@ -157,8 +157,11 @@ int snap_zstd_frame(const void *raw, size_t len, int level, struct hw_buf *out,
 		snprintf(errmsg, errsize, "zstd compression failed: out of memory");
 		return -1;
 	}
-	if (out->cap - out->len < bound + 1)
-		HW_GROW(out->data, out->cap, out->len + bound + 1);
+	if (out->cap - out->len < bound + 1) {
+		/* exactly: a doubling would reserve twice a huge segment */
+		out->data = hw_realloc(out->data, out->len + bound + 1);
+		out->cap = out->len + bound + 1;
+	}
 	r = ZSTD_compressCCtx(cc, out->data + out->len, out->cap - out->len, raw, len, level);
 	if (ZSTD_isError(r)) {
 		snprintf(errmsg, errsize, "zstd compression failed: %s", ZSTD_getErrorName(r));

@@ -1,17 +1,28 @@
-/* rbuf.c - read buffers for small files, cut from shared chunks (see snap-int.h)
+/* rbuf.c - buffers for small files, cut from shared chunks (see snap-int.h)
  *
  * A full snapshot reads tens of thousands of small files on the read-ahead
- * threads and lets each go on another thread (the pack's flusher) once it
- * is in the tar stream. From malloc, every one of those is a free into
- * another thread's arena, and the arenas grow and shrink with every
- * window (mprotect, page faults, trimming). Here a reading thread cuts its
- * buffers one after the other from a 4 MB chunk; a chunk goes back to the
- * pool when its last buffer is let go, and is used again as it is, its
- * pages already in. The pool holds no more chunks than were in use at
- * once, and gives them all back to the system when it is destroyed.
+ * threads and lets each go on another thread. From malloc, every one of
+ * those was a free into another thread's arena, and the arenas grew and
+ * shrank with every window (mprotect, page faults, trimming). Here a
+ * thread cuts its buffers one after the other from a 4 MB chunk; a chunk
+ * goes back to the pool when its last buffer is let go, and is used again
+ * as it is, its pages already in. The pool holds no more chunks than were
+ * in use at once, and gives them all back when it is destroyed.
+ *
+ * A read buffer lives from the read to the file's catalog record only; new
+ * content is copied into the window's own chunks (create.c), so that a
+ * buffer kept for the window never holds a chunk of released ones: what
+ * the window holds is what it counts.
+ *
+ * Under AddressSanitizer a released buffer is poisoned and buffers are
+ * 32 bytes apart, so an overrun or a use after release is still caught.
  */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "snap-int.h"
 
@@ -25,6 +36,24 @@ struct snap_rchunk {
 };
 
 #define RCHUNK_DATA (SNAP_RCHUNK_BYTES - sizeof(struct snap_rchunk))
+
+#if defined(__SANITIZE_ADDRESS__)
+#define RBUF_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RBUF_ASAN 1
+#endif
+#endif
+#ifdef RBUF_ASAN
+#include <sanitizer/asan_interface.h>
+#define RBUF_GAP 32
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define RBUF_GAP 0
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 void snap_rpool_init(struct snap_rpool *p)
 {
@@ -75,6 +104,7 @@ static struct snap_rchunk *chunk_get(struct snap_rpool *p)
 	ch->next = NULL;
 	ch->used = 0;
 	atomic_store(&ch->refs, 1);   /* the cursor's */
+	POISON(ch->data, RCHUNK_DATA);
 	return ch;
 }
 
@@ -92,7 +122,7 @@ void snap_rchunk_put(struct snap_rchunk *ch)
 char *snap_rcursor_take(struct snap_rcursor *cur, size_t n, struct snap_rchunk **chunk_r)
 {
 	struct snap_rchunk *ch = cur->cur;
-	size_t need = (n + 15) & ~(size_t)15;
+	size_t need = ((n + 15) & ~(size_t)15) + RBUF_GAP;
 
 	*chunk_r = NULL;
 	if (n == 0 || n > SNAP_RBUF_MAX)
@@ -105,6 +135,7 @@ char *snap_rcursor_take(struct snap_rcursor *cur, size_t n, struct snap_rchunk *
 	}
 	char *p = ch->data + ch->used;
 	ch->used += need;
+	UNPOISON(p, n);
 	atomic_fetch_add(&ch->refs, 1);
 	*chunk_r = ch;
 	return p;
@@ -119,10 +150,43 @@ void snap_rcursor_end(struct snap_rcursor *cur)
 void snap_rbuf_release(struct hw_buf *b, struct snap_rchunk **chunk)
 {
 	if (*chunk != NULL) {
+		POISON(b->data, b->cap);
 		snap_rchunk_put(*chunk);
 		*chunk = NULL;
 		hw_buf_init(b);
 	} else {
 		hw_buf_release(b);
 	}
+}
+
+int snap_rbuf_read(int fd, struct snap_rcursor *cur, size_t size, struct hw_buf *b,
+		   struct snap_rchunk **chunk_r, const char *dir, const char *name,
+		   struct hw_error *err)
+{
+	*chunk_r = NULL;
+	if (cur != NULL && size <= SNAP_RBUF_MAX - 2) {
+		char *p = snap_rcursor_take(cur, size + 2, chunk_r);
+		if (p != NULL) {
+			/* one byte more than the size: a read that returns exactly
+			   the size has seen the end */
+			ssize_t n = read(fd, p, size + 1);
+			if (n == (ssize_t)size) {
+				p[size] = '\0';
+				b->data = p;
+				b->len = size;
+				b->cap = size + 2;
+				return 0;
+			}
+			/* grown, shrunk, interrupted: from the start, as any file */
+			POISON(p, size + 2);
+			snap_rchunk_put(*chunk_r);
+			*chunk_r = NULL;
+			if (lseek(fd, 0, SEEK_SET) < 0) {
+				char display[PATH_MAX];
+				snprintf(display, sizeof(display), "%s/%s", dir, name);
+				return hw_error_sys(err, "lseek", display);
+			}
+		}
+	}
+	return snap_read_fd(fd, dir, name, size, b, err);
 }

@@ -28,11 +28,11 @@ struct snap_repo {
 int snap_packs_lock(struct snap_repo *r, bool exclusive, struct hw_error *err);
 void snap_packs_unlock(struct snap_repo *r);
 
-/* Read buffers for small files, cut from shared 4 MB chunks (rbuf.c): a
-   reading thread fills its cursor's chunk, any thread lets a buffer go;
-   a chunk goes back to the pool when its last buffer is let go.
+/* Buffers for small files, cut from shared 4 MB chunks (rbuf.c): a thread
+   fills its cursor's chunk, any thread lets a buffer go; a chunk goes back
+   to the pool when its last buffer is let go.
      struct snap_rpool pool;  snap_rpool_init(&pool);
-     struct snap_rcursor cur = { &pool, NULL };        one per reading thread
+     struct snap_rcursor cur = { &pool, NULL };        one per thread
      p = snap_rcursor_take(&cur, n, &chunk);           NULL: use malloc
      ... snap_rbuf_release(&buf, &chunk);              malloc'd or cut
      snap_rcursor_end(&cur);                           the thread is done
@@ -56,6 +56,13 @@ void snap_rcursor_end(struct snap_rcursor *cur);
 void snap_rchunk_put(struct snap_rchunk *ch);
 /* b let go: back to its chunk (*chunk set) or freed */
 void snap_rbuf_release(struct hw_buf *b, struct snap_rchunk **chunk);
+/* the whole of an open file whose fstat said size, into b (empty): a small
+   one into cur's chunk (*chunk_r set) by one read that sees the end;
+   anything else (no cursor, larger, grown or shrunk since) by snap_read_fd
+   from the start, into malloc'd memory. dir/name: for an error */
+int snap_rbuf_read(int fd, struct snap_rcursor *cur, size_t size, struct hw_buf *b,
+		   struct snap_rchunk **chunk_r, const char *dir, const char *name,
+		   struct hw_error *err);
 
 /* read the whole of an open file; dir/name: its path, for an error */
 int snap_read_fd(int fd, const char *dir, const char *name, size_t size_hint, struct hw_buf *b,
