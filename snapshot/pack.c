@@ -76,7 +76,9 @@ bool snap_pack_name_ok(const char *name)
 	return true;
 }
 
-bool snap_member_name_safe(const char *name)
+/* relative, no empty, "." or ".." component, no trailing slash; with
+   no_backslash, no backslash either */
+static bool path_safe(const char *name, bool no_backslash)
 {
 	const char *p = name;
 
@@ -87,7 +89,7 @@ bool snap_member_name_safe(const char *name)
 		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
 		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
 			return false;
-		if (memchr(p, '\\', n) != NULL)
+		if (no_backslash && memchr(p, '\\', n) != NULL)
 			return false;   /* a Windows separator could mean '..\' */
 		p += n;
 		if (*p == '/')
@@ -96,6 +98,41 @@ bool snap_member_name_safe(const char *name)
 			break;
 	}
 	return name[strlen(name) - 1] != '/';
+}
+
+bool snap_member_name_safe(const char *name)
+{
+	return path_safe(name, true);
+}
+
+bool snap_store_path_safe(const char *relpath)
+{
+	return path_safe(relpath, false);
+}
+
+char *snap_member_name(const char *relpath, const char *name)
+{
+	char *m = hw_path_join(relpath, name);
+	size_t nb = 0;
+
+	for (const char *q = m; *q != '\0'; q++)
+		nb += *q == '\\';
+	if (nb == 0)
+		return m;
+	/* a backslash, legal in a Linux name, would make every reader (ours
+	   too) refuse the member, and with it its segment */
+	char *e = hw_malloc(strlen(m) + 2 * nb + 1), *o = e;
+	for (const char *q = m; *q != '\0'; q++) {
+		if (*q == '\\') {
+			memcpy(o, "%5C", 3);
+			o += 3;
+		} else {
+			*o++ = *q;
+		}
+	}
+	*o = '\0';
+	free(m);
+	return e;
 }
 
 /* ---- compression (worker threads) ---- */
@@ -629,8 +666,8 @@ int snap_segment_walk(int packfd, const char *packpath, uint64_t offset, uint64_
 		const char *name = archive_entry_pathname(e);
 		la_int64_t hpos = archive_read_header_position(a);
 		if (name == NULL || !snap_member_name_safe(name)) {
-			hw_error_set(err, EINVAL, "%s: member '%s' refused: absolute or '..' path",
-				     packpath, name != NULL ? name : "(no name)");
+			hw_error_set(err, EINVAL, "%s: member '%s' refused: an absolute path, "
+				     "a '..' or a backslash", packpath, name != NULL ? name : "(no name)");
 			goto out;
 		}
 		if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) != NULL ||

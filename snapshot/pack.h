@@ -102,7 +102,15 @@ int snap_zstd_frame(const void *raw, size_t len, int level, struct hw_buf *out, 
 int snap_unzstd(const void *z, size_t zlen, size_t max, struct hw_buf *out, struct hw_error *err);
 
 /* true if a member name is safe to use below a target directory: relative,
-   no empty, "." or ".." component, no backslash-free tricks needed */
+   no empty, "." or ".." component, no backslash (a Windows separator) */
 bool snap_member_name_safe(const char *name);
+/* the same for a store path, where a backslash is an ordinary character
+   (a Linux file name may hold one; hiwater opens paths one component at a
+   time, so it never separates anything) */
+bool snap_store_path_safe(const char *relpath);
+/* the pack member name for relpath/name (malloc'd): the path, with each
+   backslash written "%5C" so that the member passes snap_member_name_safe
+   (members are found by offset; the name is for standard tools) */
+char *snap_member_name(const char *relpath, const char *name);
 
 #endif

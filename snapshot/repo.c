@@ -254,7 +254,7 @@ int snap_read_fd(int fd, const char *dir, const char *name, size_t size_hint, st
 
 bool snap_relpath_safe(const char *relpath)
 {
-	return snap_member_name_safe(relpath);
+	return snap_store_path_safe(relpath);
 }
 
 /* ---- hash map ---- */

@@ -84,10 +84,12 @@ static void ritem_release(struct ritem *it)
 	free(it->buf);
 }
 
+/* one component, created with openat below its folder: a backslash is an
+   ordinary character there (a Linux name may hold one) */
 static bool name_safe(const char *name)
 {
 	return name != NULL && *name != '\0' && strchr(name, '/') == NULL &&
-	       strcmp(name, ".") != 0 && strcmp(name, "..") != 0 && strchr(name, '\\') == NULL;
+	       strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
 /* ---- choosing what to restore ---- */

@@ -53,3 +53,25 @@ echo "catalog: $pages_before pages before prune, $pages after, $free free" >&2
 	die "catalog not compacted: $free of $pages pages free ($pages_before before)"
 expect_exit 0 hw restore --to r4 ex.com/amy/md50000000007.msg
 cmp r4/ex.com/amy/md50000000007.msg store/ex.com/amy/md50000000007.msg || die "lost after vacuum"
+
+# A backslash is an ordinary character in a Linux file name. The pack
+# member is written with "%5C" in its place (every tar reader, ours too,
+# refuses a member name with a backslash, and with it its whole segment);
+# the folder and its files come back under their own names.
+mkdir -p 'store/ex.com/bob/a\b.IMAP'
+printf 'Subject: back\\slash\nMessage-ID: <bs@ex.com>\n\n%s\n' "$(head -c 2000 /dev/urandom | base64)" \
+	> 'store/ex.com/bob/a\b.IMAP/md50000000001.msg'
+printf 'notes\n' > 'store/ex.com/bob/notes\x.txt'
+expect_exit 0 hw snapshot create --label backslash
+expect_exit 0 hw snapshot verify --json --sample 100
+grep_out '"verdict":"ok"'
+expect_exit 0 hw restore --to r5 'ex.com/bob'
+cmp 'r5/ex.com/bob/a\b.IMAP/md50000000001.msg' 'store/ex.com/bob/a\b.IMAP/md50000000001.msg' ||
+	die "message in a backslash folder not restored"
+cmp 'r5/ex.com/bob/notes\x.txt' 'store/ex.com/bob/notes\x.txt' || die "backslash file not restored"
+mkdir x2 && bsdtar -xf "$(ls -t state/snapshots/packs/pack-*.tar.zst | head -1)" -C x2
+[ -f 'x2/ex.com/bob/a%5Cb.IMAP/md50000000001.msg' ] || die "member not named with %5C"
+# and back into the live store, folder and all
+rm -r 'store/ex.com/bob/a\b.IMAP'
+expect_exit 0 hw restore 'ex.com/bob/a\b.IMAP'
+[ "$(ls 'store/ex.com/bob/a\b.IMAP' | grep -c '\.msg$')" = 1 ] || die "folder not recreated"
