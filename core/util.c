@@ -297,6 +297,12 @@ void hw_format_size(uint64_t bytes, char *buf, size_t size)
 int hw_read_file_at(int dirfd, const char *name, const char *display_path,
 		    size_t max, char **data_r, size_t *len_r, struct hw_error *err)
 {
+	return hw_read_file_at_st(dirfd, name, display_path, max, data_r, len_r, NULL, err);
+}
+
+int hw_read_file_at_st(int dirfd, const char *name, const char *display_path, size_t max,
+		       char **data_r, size_t *len_r, struct stat *st_r, struct hw_error *err)
+{
 	struct stat st;
 	struct hw_buf b;
 	char tmp[65536];
@@ -319,6 +325,8 @@ int hw_read_file_at(int dirfd, const char *name, const char *display_path,
 		close(fd);
 		return hw_error_set(err, EINVAL, "%s: not a regular file", display_path);
 	}
+	if (st_r != NULL)
+		*st_r = st;   /* taken before the read: a change during it shows */
 	hw_buf_init(&b);
 	for (;;) {
 		ssize_t n = read(fd, tmp, sizeof(tmp));

@@ -75,6 +75,10 @@ void hw_format_size(uint64_t bytes, char *buf, size_t size);
 struct hw_error;
 int hw_read_file_at(int dirfd, const char *name, const char *display_path,
 		    size_t max, char **data_r, size_t *len_r, struct hw_error *err);
+/* the same, and *st_r = the file's fstat, taken before the read */
+struct stat;
+int hw_read_file_at_st(int dirfd, const char *name, const char *display_path, size_t max,
+		       char **data_r, size_t *len_r, struct stat *st_r, struct hw_error *err);
 
 #include "banned.h"
 

@@ -762,9 +762,12 @@ static int cmp_mrk_rec(const void *a, const void *b)
 		      ((const struct imapmrk_record *)b)->filename);
 }
 
-/* read IMAP.MRK under the folder lock, for as long as the read takes */
+/* read IMAP.MRK under the folder lock, for as long as the read takes;
+   *sb_r: its identity, taken under the lock before the read (a stat after
+   the lock could pair a later in-place rewrite's identity with this
+   content, and the next run would then take the folder as unchanged) */
 static int read_mrk_locked(int fd, const char *relpath, char **data_r, size_t *len_r,
-			   struct hw_error *err)
+			   struct stat *sb_r, struct hw_error *err)
 {
 	struct hw_folder_lock l;
 	struct hw_error lerr;
@@ -777,7 +780,8 @@ static int read_mrk_locked(int fd, const char *relpath, char **data_r, size_t *l
 		hw_diag_warn("%s: IMAP.MRK read without the folder lock: %s", relpath, lerr.msg);
 	else if (lr == 0)
 		hw_diag_warn("%s: folder busy, IMAP.MRK read without the lock", relpath);
-	r = hw_read_file_at(fd, IMAPMRK_NAME, relpath, (size_t)1 << 31, data_r, len_r, err);
+	r = hw_read_file_at_st(fd, IMAPMRK_NAME, relpath, (size_t)1 << 31, data_r, len_r, sb_r,
+			       err);
 	if (lr > 0)
 		hw_folder_lock_release(&l);
 	return r;
@@ -1016,6 +1020,7 @@ struct pre_folder {
 	struct hw_dir d;
 	char *mrk;
 	size_t mrklen;
+	struct stat mrk_sb;         /* IMAP.MRK's identity as read (under the lock) */
 	struct work *wv;
 	size_t nwv;
 	uint64_t skipped;
@@ -1080,7 +1085,7 @@ static void pre_folder_fill(const struct hw_store *st, const char *relpath, stru
 		return;
 	}
 	if (hw_dir_find(&f->d, IMAPMRK_NAME) != NULL) {
-		if (read_mrk_locked(f->fd, relpath, &f->mrk, &f->mrklen, &ferr) < 0)
+		if (read_mrk_locked(f->fd, relpath, &f->mrk, &f->mrklen, &f->mrk_sb, &ferr) < 0)
 			hw_diag_warn("%s", ferr.msg);
 		/* as in snapshot_folder: keep the listing after our own lock */
 		if (hw_dir_read(f->fd, relpath, false, &d2, &ferr) == 1 && same_listing(&f->d, &d2)) {
@@ -1125,7 +1130,7 @@ static void pre_folder_fill(const struct hw_store *st, const char *relpath, stru
 		w->name = e->name;
 		w->kind = e->kind == HW_ENTRY_MESSAGE ? SNAP_KIND_MESSAGE : SNAP_KIND_FILE;
 		if (!unstated)
-			w->sb = sb;
+			w->sb = is_mrk ? f->mrk_sb : sb;
 		w->unstated = unstated;
 		w->is_mrk = is_mrk;
 		hw_buf_init(&w->data);
@@ -1253,6 +1258,7 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct pre
 	size_t npv = 0;
 	char *mrk = NULL;
 	size_t mrklen = 0;
+	struct stat mrk_sb = { 0 };
 	struct imapmrk m;
 	struct snap_lent *mem = NULL;
 	size_t nmem = 0, cap_mem = 0;
@@ -1329,7 +1335,7 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct pre
 	    load_prev_files(c, p->fver_id, 0, &pv, &npv, err) < 0)
 		goto out;
 	if (hw_dir_find(&d, IMAPMRK_NAME) != NULL) {
-		if (pre == NULL && read_mrk_locked(fd, relpath, &mrk, &mrklen, &ferr) < 0)
+		if (pre == NULL && read_mrk_locked(fd, relpath, &mrk, &mrklen, &mrk_sb, &ferr) < 0)
 			hw_diag_warn("%s", ferr.msg);
 		if (mrk != NULL) {
 			struct hw_error merr;
@@ -1371,8 +1377,8 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct pre
 		memset(w, 0, sizeof(*w));
 		w->name = e->name;
 		w->kind = e->kind == HW_ENTRY_MESSAGE ? SNAP_KIND_MESSAGE : SNAP_KIND_FILE;
-		w->sb = sb;
 		w->is_mrk = mrk != NULL && strcmp(e->name, IMAPMRK_NAME) == 0;
+		w->sb = w->is_mrk ? mrk_sb : sb;
 		hw_buf_init(&w->data);
 		msghdr_init(&w->h);
 		pf = npv > 0 ? bsearch(&pkey, pv, npv, sizeof(pv[0]), cmp_prev_file) : NULL;
