@@ -869,6 +869,11 @@ static void read_one(void *ctx, size_t i, int worker)
 			   (!w->unstated && (sb.st_ino != w->sb.st_ino || sb.st_dev != w->sb.st_dev))) {
 			hw_error_set(&e, EINVAL, "%s is not a regular file (or was replaced "
 				     "while opened): not read", rb_display(rb, w, dbuf));
+		} else if ((uint64_t)sb.st_size > SNAP_MEMBER_MAX) {
+			/* no reader would take it back out of a pack */
+			hw_error_set(&e, EFBIG, "%s: %lld bytes, more than a snapshot holds "
+				     "(16 GiB): not stored", rb_display(rb, w, dbuf),
+				     (long long)sb.st_size);
 		} else if (rb->budget > 0 && (uint64_t)sb.st_size > rb->budget) {
 			/* too large to read ahead: the writer reads it in its batches */
 			w->sb = sb;

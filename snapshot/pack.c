@@ -618,7 +618,7 @@ int snap_segment_walk(int packfd, const char *packpath, uint64_t offset, uint64_
 	struct archive_entry *e;
 	int ret = -1;
 
-	if (clen > (uint64_t)1 << 34)
+	if (clen > SNAP_SEGMENT_CMAX)
 		return hw_error_set(err, EINVAL, "%s: segment at %llu too large", packpath,
 				    (unsigned long long)offset);
 	z = hw_malloc(clen > 0 ? clen : 1);
@@ -677,7 +677,7 @@ int snap_segment_walk(int packfd, const char *packpath, uint64_t offset, uint64_
 			goto out;
 		}
 		la_int64_t size = archive_entry_size(e);
-		if (size < 0 || (uint64_t)size > ((uint64_t)1 << 34)) {
+		if (size < 0 || (uint64_t)size > SNAP_MEMBER_MAX) {
 			hw_error_set(err, EINVAL, "%s: member '%s' has a bad size", packpath, name);
 			goto out;
 		}

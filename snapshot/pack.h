@@ -41,6 +41,10 @@
 #define SNAP_PACK_SUFFIX ".tar.zst"
 #define SNAP_SEG_BYTES (4u << 20)     /* uncompressed bytes per segment, target */
 #define SNAP_ZSTD_LEVEL 3
+/* the largest member a pack holds (and a reader accepts); a segment's
+   compressed size may exceed it by zstd's bound and its tar headers */
+#define SNAP_MEMBER_MAX ((uint64_t)1 << 34)
+#define SNAP_SEGMENT_CMAX (SNAP_MEMBER_MAX + (SNAP_MEMBER_MAX >> 7) + ((uint64_t)64 << 20))
 
 struct snap_seg_info {
 	uint64_t offset;     /* in the pack file */
