@@ -391,8 +391,10 @@ static int blob_known(struct create_ctx *c, const uint8_t hash[16], bool *known_
 	*known_r = snap_hmap_get(&c->added, hash) != NULL;
 	if (*known_r || c->o->full || c->repo_empty)
 		return 0;
-	/* content marked missing (uoff -1) is stored again when it comes by */
-	s = snap_stmt(c->r, "SELECT 1 FROM snap_blob WHERE hash = ? AND uoff >= 0", err);
+	/* content marked missing (uoff -1) or in a segment found damaged is
+	   stored again when it comes by */
+	s = snap_stmt(c->r, "SELECT 1 FROM snap_blob b WHERE b.hash = ? AND" SNAP_BLOB_HELD_SQL,
+		      err);
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_blob(s, 1, hash, 16, SQLITE_STATIC);

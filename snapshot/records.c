@@ -1092,9 +1092,11 @@ const struct snap_held *snap_held_by_hash(struct snap_held_path *hp, const uint8
 int snap_blob_stored(struct snap_repo *r, const uint8_t hash[16], bool *stored_r,
 		     struct hw_error *err)
 {
-	/* uoff -1: the content's segment was unreadable at the 3 -> 4 upgrade;
-	   it cannot be restored, so it covers nothing (purge asks this) */
-	sqlite3_stmt *s = snap_stmt(r, "SELECT 1 FROM snap_blob WHERE hash = ? AND uoff >= 0", err);
+	/* uoff -1 (the content's segment was unreadable at the 3 -> 4 upgrade)
+	   or a segment verify found damaged: it cannot be restored, so it
+	   covers nothing (purge asks this) */
+	sqlite3_stmt *s = snap_stmt(r, "SELECT 1 FROM snap_blob b WHERE b.hash = ? AND"
+				    SNAP_BLOB_HELD_SQL, err);
 	int rc;
 
 	*stored_r = false;

@@ -209,6 +209,17 @@ void snap_sql_migrate_v4(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 extern const char *const snap_bulk_indexes[][2];
 extern const size_t snap_nbulk_indexes;
 
+/* snap_segment.verified_at of a segment the last verify found damaged:
+   its content covers nothing and counts as not held until a verify reads
+   it whole again */
+#define SNAP_SEGMENT_BAD (-1)
+/* the WHERE of a snap_blob row (b) whose content is restorable as far as
+   the catalog knows: not marked missing (uoff -1, from the 3 -> 4
+   upgrade), in a segment not found damaged */
+#define SNAP_BLOB_HELD_SQL \
+	" b.uoff >= 0 AND NOT EXISTS (SELECT 1 FROM snap_segment g WHERE g.id = b.segment_id" \
+	" AND g.verified_at = -1)"
+
 /* is this relpath (from the catalog) safe to create below a target? */
 bool snap_relpath_safe(const char *relpath);
 

@@ -161,8 +161,8 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 {
 	struct vseg *segs = NULL;
 	size_t nseg = 0, cap = 0, want;
-	int64_t *ok_ids = NULL;
-	size_t nok = 0;
+	int64_t *ok_ids = NULL, *bad_ids = NULL;
+	size_t nok = 0, nbad_ids = 0;
 	sqlite3_stmt *s;
 	int rc, ret = -1;
 	int packfd = -1;
@@ -206,6 +206,7 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 	if (load_blobs(r, segs, nseg, err) < 0)
 		goto out;
 	ok_ids = hw_calloc(nseg + 1, sizeof(*ok_ids));
+	bad_ids = hw_calloc(nseg + 1, sizeof(*bad_ids));
 	for (size_t i = 0; i < nseg; i++) {
 		struct vseg *v = &segs[i];
 		struct vctx vc = { 0 };
@@ -265,25 +266,29 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 			for (size_t k = 0; k < naff; k++)
 				free(aff[k]);
 			free(aff);
+			bad_ids[nbad_ids++] = v->id;
 		} else {
 			ok_ids[nok++] = v->id;
 		}
 		free(path);
 	}
 	snap_packs_unlock(r);
-	/* remember what was checked; a bad segment stays first in line */
-	if (nok > 0) {
+	/* Remember what was checked. A bad segment gets verified_at -1: it
+	   stays first in line, and until a later run reads it whole again its
+	   content neither covers a live message (purge keeps the message) nor
+	   counts as held (snapshot create stores it again when it reads it) */
+	if (nok + nbad_ids > 0) {
 		int64_t now = hw_now_ns() / 1000000000LL;
 		if (hw_catalog_begin(r->cat, err) < 0)
 			goto out;
-		for (size_t i = 0; i < nok; i++) {
+		for (size_t i = 0; i < nok + nbad_ids; i++) {
 			s = snap_stmt(r, "UPDATE snap_segment SET verified_at = ? WHERE id = ?", err);
 			if (s == NULL) {
 				hw_catalog_rollback(r->cat);
 				goto out;
 			}
-			sqlite3_bind_int64(s, 1, now);
-			sqlite3_bind_int64(s, 2, ok_ids[i]);
+			sqlite3_bind_int64(s, 1, i < nok ? now : SNAP_SEGMENT_BAD);
+			sqlite3_bind_int64(s, 2, i < nok ? ok_ids[i] : bad_ids[i - nok]);
 			if (snap_step_done(r, s, "verified", err) < 0) {
 				hw_catalog_rollback(r->cat);
 				goto out;
@@ -304,5 +309,6 @@ out:
 	}
 	free(segs);
 	free(ok_ids);
+	free(bad_ids);
 	return ret;
 }

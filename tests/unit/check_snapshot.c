@@ -131,6 +131,70 @@ START_TEST(test_missing_not_covered)
 }
 END_TEST
 
+/* A segment verify finds damaged: its content covers no live message
+   (purge would delete the only good copy) and counts as not held, so the
+   same content coming by again is stored again; then it covers again. A
+   segment read whole later (here: the same bytes put back) is good again. */
+START_TEST(test_damaged_not_covered)
+{
+	struct hw_store *st;
+	struct snap_repo *r = make_snapshot(&st);
+	struct hw_error err;
+	struct snap_cover q[2] = {
+		{ .folder = "ex.com/bob", .file = "md50000000001.msg", .size = 18 },
+		{ .folder = "ex.com/bob", .file = "md50000000002.msg", .size = 18 },
+	};
+	struct snap_verify_opts vo = { .percent = 100 };
+	struct snap_verify_result vr;
+	struct snap_create_opts o = { 0 };
+	struct snap_create_result res;
+	char *store = tl_path(dir, "store"), *packs = tl_path(dir, "repo/packs");
+	struct hw_dir d;
+
+	ck_assert_int_eq(snap_covered(r, q, 2, &err), 2);
+	/* one pack of one segment: damage its middle byte */
+	hw_dir_init(&d);
+	int pfd = open(packs, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(pfd, 0);
+	ck_assert_int_eq(hw_dir_read(pfd, packs, false, &d, &err), 1);
+	ck_assert_uint_eq(d.n, 1);
+	char *pack = tl_path(packs, d.v[0].name);
+	size_t plen;
+	char *orig = tl_read_file(pack, &plen);
+	ck_assert_ptr_nonnull(orig);
+	ck_assert_int_eq(chmod(pack, 0644), 0);
+	int fd = open(pack, O_WRONLY);
+	char x = (char)(orig[plen / 2] ^ 0x55);
+	ck_assert_int_eq(pwrite(fd, &x, 1, (off_t)(plen / 2)), 1);
+	close(fd);
+	ck_assert_int_eq(snap_verify(r, &vo, NULL, NULL, &vr, &err), 1);
+	ck_assert_uint_eq(vr.bad_segments, 1);
+	ck_assert_int_eq(snap_covered(r, q, 2, &err), 0);
+	ck_assert(!q[0].covered_r && !q[1].covered_r);
+	/* the same content in a new file: stored again, and covered again */
+	tl_write_file(store, "ex.com/bob/md50000000003.msg", "Subject: x\n\nhello\n", 18, 0644);
+	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+	ck_assert_uint_eq(res.files_added, 1);
+	ck_assert_int_eq(snap_covered(r, q, 2, &err), 1);
+	ck_assert(q[0].covered_r && !q[1].covered_r);
+	/* the damaged segment read whole again: good again */
+	fd = open(pack, O_WRONLY);
+	ck_assert_int_eq(pwrite(fd, orig + plen / 2, 1, (off_t)(plen / 2)), 1);
+	close(fd);
+	ck_assert_int_eq(snap_verify(r, &vo, NULL, NULL, &vr, &err), 1);
+	ck_assert_uint_eq(vr.bad_segments, 0);
+	ck_assert_int_eq(snap_covered(r, q, 2, &err), 2);
+	free(orig);
+	free(pack);
+	close(pfd);
+	hw_dir_release(&d);
+	free(packs);
+	free(store);
+	snap_repo_free(&r);
+	hw_store_free(&st);
+}
+END_TEST
+
 /* The first snapshot reads folders ahead on threads, each folder holding
    an open directory until it is consumed. Small folders add next to no
    bytes to the read-ahead bound: it must also bound how many folders are
@@ -1163,6 +1227,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_covered);
 	tcase_add_test(tc, test_missing_not_covered);
+	tcase_add_test(tc, test_damaged_not_covered);
 	tcase_add_test(tc, test_prefetch_many_folders);
 	tcase_add_test(tc, test_skipped_file_later);
 	tcase_add_test(tc, test_read_ahead_large_folder);
