@@ -335,6 +335,19 @@ static int add_sfolder(struct create_ctx *c, int64_t fver_id, struct hw_error *e
 /* Unchanged folder: same directory mtime (ns), inode and entry count, and
    every other file (IMAP.MRK, HIWATER.MRK, ...) with the same identity.
    Messages never change after delivery, so none is read. */
+/* The previous version's records of a folder cannot be decoded (a damaged
+   record set or listing in the catalog): warned, naming the folder, and
+   the folder is taken as new and read whole, which also gives it a version
+   free of the damage. Other errors stop the run. */
+static bool prev_damaged(const char *relpath, const struct hw_error *e)
+{
+	if (e->errnum != EBADMSG)
+		return false;
+	hw_diag_warn("%s: its previous version in the catalog is damaged (%s): "
+		     "read whole", relpath, e->msg);
+	return true;
+}
+
 static int folder_unchanged(struct create_ctx *c, int fd, const struct prev_folder *p,
 			    const struct hw_dir *d, bool *same_r, struct hw_error *err)
 {
@@ -364,7 +377,7 @@ static int folder_unchanged(struct create_ctx *c, int fd, const struct prev_fold
 		}
 	}
 	if (load_prev_files(c, p->fver_id, SNAP_KIND_FILE, &pv, &npv, err) < 0)
-		return -1;
+		return err->errnum == EBADMSG ? 0 : -1;   /* changed; snapshot_folder warns */
 check:
 	for (size_t i = 0; i < d->n; i++)
 		if (d->v[i].kind == HW_ENTRY_FILE && !skip_entry(&d->v[i]))
@@ -1339,8 +1352,13 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct pre
 	if (path_id < 0)
 		goto out;
 	if (p != NULL && p->fver_id != 0 &&
-	    load_prev_files(c, p->fver_id, 0, &pv, &npv, err) < 0)
-		goto out;
+	    load_prev_files(c, p->fver_id, 0, &pv, &npv, err) < 0) {
+		if (!prev_damaged(relpath, err))
+			goto out;
+		pv = NULL;
+		npv = 0;
+		p = NULL;   /* nothing to compare the new version with */
+	}
 	if (hw_dir_find(&d, IMAPMRK_NAME) != NULL) {
 		if (pre == NULL && read_mrk_locked(fd, relpath, &mrk, &mrklen, &mrk_sb, &ferr) < 0)
 			hw_diag_warn("%s", ferr.msg);

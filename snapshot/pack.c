@@ -744,7 +744,7 @@ int snap_unzstd(const void *z, size_t zlen, size_t max, struct hw_buf *out, stru
 	archive_read_support_format_raw(a);
 	if (archive_read_open_memory(a, z, zlen) != ARCHIVE_OK ||
 	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
-		hw_error_set(err, EIO, "catalog record unreadable: %s",
+		hw_error_set(err, EBADMSG, "catalog record unreadable: %s",
 			     archive_error_string(a) ? archive_error_string(a) : "not zstd");
 		goto out;
 	}
@@ -753,14 +753,14 @@ int snap_unzstd(const void *z, size_t zlen, size_t max, struct hw_buf *out, stru
 			HW_GROW(out->data, out->cap, out->len + 65536 + 1);
 		la_ssize_t n = archive_read_data(a, out->data + out->len, out->cap - out->len - 1);
 		if (n < 0) {
-			hw_error_set(err, EIO, "catalog record unreadable: %s", archive_error_string(a));
+			hw_error_set(err, EBADMSG, "catalog record unreadable: %s", archive_error_string(a));
 			goto out;
 		}
 		if (n == 0)
 			break;
 		out->len += (size_t)n;
 		if (out->len > max) {
-			hw_error_set(err, EIO, "catalog record too large");
+			hw_error_set(err, EBADMSG, "catalog record too large");
 			goto out;
 		}
 	}

@@ -102,7 +102,8 @@ int snap_segment_walk(int packfd, const char *packpath, uint64_t offset, uint64_
    errmsg filled */
 int snap_zstd_frame(const void *raw, size_t len, int level, struct hw_buf *out, char *errmsg,
 		    size_t errsize);
-/* decompress a zstd frame into out (at most max bytes); 0 ok, -1 error */
+/* decompress a zstd frame into out (at most max bytes); 0 ok, -1 error
+   (EBADMSG: not a good frame) */
 int snap_unzstd(const void *z, size_t zlen, size_t max, struct hw_buf *out, struct hw_error *err);
 
 /* true if a member name is safe to use below a target directory: relative,

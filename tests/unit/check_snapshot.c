@@ -195,6 +195,76 @@ START_TEST(test_damaged_not_covered)
 }
 END_TEST
 
+/* A damaged record set or listing in the catalog (the folder's previous
+   version) does not stop every later snapshot: create warns, naming the
+   folder, reads it whole and gives it a new version; that snapshot
+   restores byte for byte. */
+static char diag_seen[1024];
+
+static void diag_keep(void *ctx, enum hw_diag_level level, const char *msg)
+{
+	(void)ctx;
+	if (level == HW_DIAG_WARN && strstr(msg, "damaged") != NULL)
+		snprintf(diag_seen, sizeof(diag_seen), "%s", msg);
+}
+
+START_TEST(test_damaged_records_read_whole)
+{
+	struct hw_store *st;
+	struct snap_repo *r = make_snapshot(&st);
+	sqlite3 *db = hw_catalog_db(snap_repo_catalog(r));
+	struct hw_error err;
+	struct snap_create_opts o = { 0 };
+	struct snap_create_result res;
+	char *store = tl_path(dir, "store"), *out = tl_path(dir, "out");
+	const char *what[] = { "UPDATE snap_rset SET data = x'01deadbeef'",
+			       "UPDATE snap_fver SET listing = x'01deadbeef'" };
+
+	for (int k = 0; k < 2; k++) {
+		char name[64];
+		ck_assert_int_eq(sqlite3_exec(db, what[k], NULL, NULL, NULL), SQLITE_OK);
+		snprintf(name, sizeof(name), "ex.com/bob/md5000000001%d.msg", k);
+		tl_write_file(store, name, "Subject: z\n\nnew\n", 16, 0644);
+		diag_seen[0] = '\0';
+		hw_diag_set_sink(diag_keep, NULL);
+		int cr = snap_create(r, st, &o, &res, &err);
+		hw_diag_set_sink(NULL, NULL);
+		ck_assert_msg(cr == 1, "create failed: %s", err.msg);
+		ck_assert_msg(strstr(diag_seen, "ex.com/bob") != NULL, "no warning naming the folder");
+		ck_assert_uint_eq(res.files, 3 + (uint64_t)k);
+		ck_assert_uint_eq(res.files_read, 3 + (uint64_t)k);
+	}
+	/* the last snapshot restores whole */
+	struct snap_restore_opts ro = { .to_dir = out };
+	char *path = "ex.com/bob";
+	ro.paths = &path;
+	ro.npaths = 1;
+	ck_assert_int_eq(snap_restore(r, NULL, &ro, NULL, NULL, &err), 4);
+	const char *files[] = { "md50000000001.msg", "md50000000002.msg", "md50000000010.msg",
+				"md50000000011.msg" };
+	for (int i = 0; i < 4; i++) {
+		char rel[96];
+		size_t la, lb;
+		snprintf(rel, sizeof(rel), "store/ex.com/bob/%s", files[i]);
+		char *a = tl_path(dir, rel);
+		snprintf(rel, sizeof(rel), "out/ex.com/bob/%s", files[i]);
+		char *b = tl_path(dir, rel);
+		char *da = tl_read_file(a, &la), *db2 = tl_read_file(b, &lb);
+		ck_assert_ptr_nonnull(db2);
+		ck_assert_uint_eq(la, lb);
+		ck_assert(memcmp(da, db2, la) == 0);
+		free(da);
+		free(db2);
+		free(a);
+		free(b);
+	}
+	free(store);
+	free(out);
+	snap_repo_free(&r);
+	hw_store_free(&st);
+}
+END_TEST
+
 /* The first snapshot reads folders ahead on threads, each folder holding
    an open directory until it is consumed. Small folders add next to no
    bytes to the read-ahead bound: it must also bound how many folders are
@@ -1228,6 +1298,7 @@ int main(void)
 	tcase_add_test(tc, test_covered);
 	tcase_add_test(tc, test_missing_not_covered);
 	tcase_add_test(tc, test_damaged_not_covered);
+	tcase_add_test(tc, test_damaged_records_read_whole);
 	tcase_add_test(tc, test_prefetch_many_folders);
 	tcase_add_test(tc, test_skipped_file_later);
 	tcase_add_test(tc, test_read_ahead_large_folder);
