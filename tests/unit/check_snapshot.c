@@ -29,6 +29,29 @@ static void teardown(void)
 	free(dir);
 }
 
+static void same_file(const char *a, const char *b)
+{
+	size_t la, lb;
+	char *da = tl_read_file(a, &la), *db = tl_read_file(b, &lb);
+
+	ck_assert_ptr_nonnull(da);
+	ck_assert_ptr_nonnull(db);
+	ck_assert_uint_eq(la, lb);
+	ck_assert(memcmp(da, db, la) == 0);
+	free(da);
+	free(db);
+}
+
+/* dir/store/REL and dir/out/REL hold the same bytes */
+static void same_restored(const char *rel)
+{
+	char *a = hw_asprintf("%s/store/%s", dir, rel), *b = hw_asprintf("%s/out/%s", dir, rel);
+
+	same_file(a, b);
+	free(a);
+	free(b);
+}
+
 static struct snap_repo *make_snapshot(struct hw_store **st_r)
 {
 	struct hw_error err;
@@ -244,19 +267,8 @@ START_TEST(test_damaged_records_read_whole)
 				"md50000000011.msg" };
 	for (int i = 0; i < 4; i++) {
 		char rel[96];
-		size_t la, lb;
-		snprintf(rel, sizeof(rel), "store/ex.com/bob/%s", files[i]);
-		char *a = tl_path(dir, rel);
-		snprintf(rel, sizeof(rel), "out/ex.com/bob/%s", files[i]);
-		char *b = tl_path(dir, rel);
-		char *da = tl_read_file(a, &la), *db2 = tl_read_file(b, &lb);
-		ck_assert_ptr_nonnull(db2);
-		ck_assert_uint_eq(la, lb);
-		ck_assert(memcmp(da, db2, la) == 0);
-		free(da);
-		free(db2);
-		free(a);
-		free(b);
+		snprintf(rel, sizeof(rel), "ex.com/bob/%s", files[i]);
+		same_restored(rel);
 	}
 	free(store);
 	free(out);
@@ -589,19 +601,8 @@ START_TEST(test_read_ahead_large_folder)
 	}
 	for (int i = 0; i < NF; i++) {
 		char rel[96];
-		size_t la, lb;
-		snprintf(rel, sizeof(rel), "store/ex.com/big/md5%010d.msg", i + 1);
-		char *a = tl_path(dir, rel);
-		snprintf(rel, sizeof(rel), "out/ex.com/big/md5%010d.msg", i + 1);
-		char *b = tl_path(dir, rel);
-		char *da = tl_read_file(a, &la), *db = tl_read_file(b, &lb);
-		ck_assert_ptr_nonnull(db);
-		ck_assert_uint_eq(la, lb);
-		ck_assert(memcmp(da, db, la) == 0);
-		free(da);
-		free(db);
-		free(a);
-		free(b);
+		snprintf(rel, sizeof(rel), "ex.com/big/md5%010d.msg", i + 1);
+		same_restored(rel);
 	}
 	{
 		char *hp = "ex.com/huge/md50000000001.msg", *b = tl_path(dir, "out/ex.com/huge/md50000000001.msg");
@@ -833,19 +834,6 @@ static int keep_row(void *ctx, const struct snap_find_row *row)
 	f->first = row->first_snapshot;
 	f->last = row->last_snapshot;
 	return 0;
-}
-
-static void same_file(const char *a, const char *b)
-{
-	size_t la, lb;
-	char *da = tl_read_file(a, &la), *db = tl_read_file(b, &lb);
-
-	ck_assert_ptr_nonnull(da);
-	ck_assert_ptr_nonnull(db);
-	ck_assert_uint_eq(la, lb);
-	ck_assert(memcmp(da, db, la) == 0);
-	free(da);
-	free(db);
 }
 
 /* A repository written by hiwater 842c392 (catalog schema 3, made by
