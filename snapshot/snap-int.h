@@ -218,7 +218,7 @@ extern const size_t snap_nbulk_indexes;
    upgrade), in a segment not found damaged */
 #define SNAP_BLOB_HELD_SQL \
 	" b.uoff >= 0 AND NOT EXISTS (SELECT 1 FROM snap_segment g WHERE g.id = b.segment_id" \
-	" AND g.verified_at = -1)"
+	" AND g.verified_at < 0)"   /* SNAP_SEGMENT_BAD */
 
 /* is this relpath (from the catalog) safe to create below a target? */
 bool snap_relpath_safe(const char *relpath);

@@ -22,6 +22,7 @@ struct vseg {
 	struct hw_hash csum;
 	struct vblob *b;            /* the blobs the catalog puts there */
 	size_t nb, cap_b;
+	bool damaged;               /* found so by this run */
 };
 
 struct vctx {
@@ -161,8 +162,6 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 {
 	struct vseg *segs = NULL;
 	size_t nseg = 0, cap = 0, want;
-	int64_t *ok_ids = NULL, *bad_ids = NULL;
-	size_t nok = 0, nbad_ids = 0;
 	sqlite3_stmt *s;
 	int rc, ret = -1;
 	int packfd = -1;
@@ -205,8 +204,6 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 	}
 	if (load_blobs(r, segs, nseg, err) < 0)
 		goto out;
-	ok_ids = hw_calloc(nseg + 1, sizeof(*ok_ids));
-	bad_ids = hw_calloc(nseg + 1, sizeof(*bad_ids));
 	for (size_t i = 0; i < nseg; i++) {
 		struct vseg *v = &segs[i];
 		struct vctx vc = { 0 };
@@ -266,9 +263,7 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 			for (size_t k = 0; k < naff; k++)
 				free(aff[k]);
 			free(aff);
-			bad_ids[nbad_ids++] = v->id;
-		} else {
-			ok_ids[nok++] = v->id;
+			v->damaged = true;
 		}
 		free(path);
 	}
@@ -277,18 +272,18 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 	   stays first in line, and until a later run reads it whole again its
 	   content neither covers a live message (purge keeps the message) nor
 	   counts as held (snapshot create stores it again when it reads it) */
-	if (nok + nbad_ids > 0) {
+	if (nseg > 0) {
 		int64_t now = hw_now_ns() / 1000000000LL;
 		if (hw_catalog_begin(r->cat, err) < 0)
 			goto out;
-		for (size_t i = 0; i < nok + nbad_ids; i++) {
+		for (size_t i = 0; i < nseg; i++) {
 			s = snap_stmt(r, "UPDATE snap_segment SET verified_at = ? WHERE id = ?", err);
 			if (s == NULL) {
 				hw_catalog_rollback(r->cat);
 				goto out;
 			}
-			sqlite3_bind_int64(s, 1, i < nok ? now : SNAP_SEGMENT_BAD);
-			sqlite3_bind_int64(s, 2, i < nok ? ok_ids[i] : bad_ids[i - nok]);
+			sqlite3_bind_int64(s, 1, segs[i].damaged ? SNAP_SEGMENT_BAD : now);
+			sqlite3_bind_int64(s, 2, segs[i].id);
 			if (snap_step_done(r, s, "verified", err) < 0) {
 				hw_catalog_rollback(r->cat);
 				goto out;
@@ -308,7 +303,5 @@ out:
 		free(segs[i].b);
 	}
 	free(segs);
-	free(ok_ids);
-	free(bad_ids);
 	return ret;
 }
