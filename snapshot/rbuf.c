@@ -17,9 +17,6 @@
  * Under AddressSanitizer a released buffer is poisoned and buffers are
  * 32 bytes apart, so an overrun or a use after release is still caught.
  */
-#include <errno.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -169,7 +166,7 @@ int snap_rbuf_read(int fd, struct snap_rcursor *cur, size_t size, struct hw_buf 
 		if (p != NULL) {
 			/* one byte more than the size: a read that returns exactly
 			   the size has seen the end */
-			ssize_t n = read(fd, p, size + 1);
+			ssize_t n = pread(fd, p, size + 1, 0);
 			if (n == (ssize_t)size) {
 				p[size] = '\0';
 				b->data = p;
@@ -177,15 +174,10 @@ int snap_rbuf_read(int fd, struct snap_rcursor *cur, size_t size, struct hw_buf 
 				b->cap = size + 2;
 				return 0;
 			}
-			/* grown, shrunk, interrupted: from the start, as any file */
+			/* grown, shrunk, interrupted: read as any file */
 			POISON(p, size + 2);
 			snap_rchunk_put(*chunk_r);
 			*chunk_r = NULL;
-			if (lseek(fd, 0, SEEK_SET) < 0) {
-				char display[PATH_MAX];
-				snprintf(display, sizeof(display), "%s/%s", dir, name);
-				return hw_error_sys(err, "lseek", display);
-			}
 		}
 	}
 	return snap_read_fd(fd, dir, name, size, b, err);

@@ -231,7 +231,7 @@ int snap_read_fd(int fd, const char *dir, const char *name, size_t size_hint, st
 		if (b->cap - b->len < 2)
 			HW_GROW(b->data, b->cap, b->len + 65536);
 		size_t want = b->cap - b->len - 1;
-		ssize_t n = read(fd, b->data + b->len, want);
+		ssize_t n = pread(fd, b->data + b->len, want, (off_t)b->len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -58,13 +58,14 @@ void snap_rchunk_put(struct snap_rchunk *ch);
 void snap_rbuf_release(struct hw_buf *b, struct snap_rchunk **chunk);
 /* the whole of an open file whose fstat said size, into b (empty): a small
    one into cur's chunk (*chunk_r set) by one read that sees the end;
-   anything else (no cursor, larger, grown or shrunk since) by snap_read_fd
-   from the start, into malloc'd memory. dir/name: for an error */
+   anything else (no cursor, larger, grown or shrunk since) by snap_read_fd,
+   into malloc'd memory. dir/name: for an error */
 int snap_rbuf_read(int fd, struct snap_rcursor *cur, size_t size, struct hw_buf *b,
 		   struct snap_rchunk **chunk_r, const char *dir, const char *name,
 		   struct hw_error *err);
 
-/* read the whole of an open file; dir/name: its path, for an error */
+/* read the whole of an open file, from its start whatever its offset;
+   dir/name: its path, for an error */
 int snap_read_fd(int fd, const char *dir, const char *name, size_t size_hint, struct hw_buf *b,
 		 struct hw_error *err);
 
