@@ -984,15 +984,11 @@ static int record_one(struct create_ctx *c, const char *relpath, const struct pr
 		const void *data = w->is_mrk ? c->cur_mrk : w->data.data;
 		if (blob_known(c, w->hash, &known, err) < 0)
 			goto out;
-		/* the member is named after the file (for standard tools; a
-		   backslash written "%5C"); the catalog finds it by its offset */
-		char *member = strchr(display, '\\') != NULL ?
-			       snap_member_name(relpath, w->name) : NULL;
-		int sr = known ? 0 : store_blob(c, member != NULL ? member : display, w->hash, data,
-					      (size_t)w->sb.st_size, w->is_mrk ? NULL : w,
-					      w->sb.st_mtim.tv_sec, w->kind, &fm, err);
-		free(member);
-		if (sr < 0)
+		/* the member is named after the file (for standard tools); the
+		   catalog finds it by its offset */
+		if (!known && store_blob(c, display, w->hash, data, (size_t)w->sb.st_size,
+					 w->is_mrk ? NULL : w, w->sb.st_mtim.tv_sec, w->kind,
+					 &fm, err) < 0)
 			goto out;
 	}
 	ret = 0;

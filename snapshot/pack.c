@@ -110,19 +110,16 @@ bool snap_store_path_safe(const char *relpath)
 	return path_safe(relpath, false);
 }
 
-char *snap_member_name(const char *relpath, const char *name)
+char *snap_member_name(const char *path)
 {
-	char *m = hw_path_join(relpath, name);
 	size_t nb = 0;
 
-	for (const char *q = m; *q != '\0'; q++)
+	for (const char *q = path; *q != '\0'; q++)
 		nb += *q == '\\';
 	if (nb == 0)
-		return m;
-	/* a backslash, legal in a Linux name, would make every reader (ours
-	   too) refuse the member, and with it its segment */
-	char *e = hw_malloc(strlen(m) + 2 * nb + 1), *o = e;
-	for (const char *q = m; *q != '\0'; q++) {
+		return NULL;
+	char *e = hw_malloc(strlen(path) + 2 * nb + 1), *o = e;
+	for (const char *q = path; *q != '\0'; q++) {
 		if (*q == '\\') {
 			memcpy(o, "%5C", 3);
 			o += 3;
@@ -131,7 +128,6 @@ char *snap_member_name(const char *relpath, const char *name)
 		}
 	}
 	*o = '\0';
-	free(m);
 	return e;
 }
 
@@ -454,7 +450,11 @@ int snap_pack_writer_add_at(struct snap_pack_writer *w, const char *member, cons
 	if (w->entry == NULL)
 		w->entry = archive_entry_new();
 	e = archive_entry_clear(w->entry);
-	archive_entry_copy_pathname(e, member);
+	/* a backslash, legal in a Linux name, would make every reader (ours
+	   too) refuse the member, and with it its segment */
+	char *enc = snap_member_name(member);
+	archive_entry_copy_pathname(e, enc != NULL ? enc : member);
+	free(enc);
 	archive_entry_set_filetype(e, AE_IFREG);
 	archive_entry_set_perm(e, 0644);
 	archive_entry_set_size(e, (la_int64_t)len);

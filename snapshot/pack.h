@@ -113,9 +113,10 @@ bool snap_member_name_safe(const char *name);
    (a Linux file name may hold one; hiwater opens paths one component at a
    time, so it never separates anything) */
 bool snap_store_path_safe(const char *relpath);
-/* the pack member name for relpath/name (malloc'd): the path, with each
-   backslash written "%5C" so that the member passes snap_member_name_safe
-   (members are found by offset; the name is for standard tools) */
-char *snap_member_name(const char *relpath, const char *name);
+/* the name the pack writer gives a member for this store path: NULL when
+   it is the path itself, else the path with each backslash written "%5C"
+   (malloc'd), so that the member passes snap_member_name_safe (members are
+   found by offset; the name is for standard tools) */
+char *snap_member_name(const char *path);
 
 #endif
