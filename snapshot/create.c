@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1023,11 +1024,13 @@ static bool same_members(const struct prev_file *pv, size_t npv, const struct sn
    thread consumes them in folder order (catalog rows, pack). Folders are
    handed out one at a time, at most PRE_AHEAD_BYTES of read content
    and PRE_AHEAD_FOLDERS folders (each holds its directory open: small
-   folders add next to no bytes) waiting; a folder with more than
+   folders add next to no bytes; half the open-file limit at most)
+   waiting; a folder with more than
    PRE_FOLDER_BYTES to read is only listed and stat'ed there and read
    here in batches as before. */
 #define PRE_AHEAD_BYTES (16u << 20)
-#define PRE_AHEAD_FOLDERS 32
+#define PRE_AHEAD_FOLDERS 128   /* 32 held the readers back on the Enron
+				   store's many small folders */
 #define PRE_FOLDER_BYTES (16u << 20)
 
 struct pre_folder {
@@ -1051,6 +1054,7 @@ struct prefetch {
 	struct fl_item { const char *relpath; } *v;
 	struct pre_folder *pf;
 	size_t n, next, consumed;
+	size_t max_ahead;           /* folders */
 	uint64_t ahead;             /* bytes read and not yet consumed */
 	bool stop;
 	pthread_mutex_t mu;
@@ -1178,7 +1182,7 @@ static void *prefetch_main(void *arg)
 	for (;;) {
 		/* bounded: the folder the consumer waits for always goes */
 		while (!pp->stop && pp->next < pp->n && pp->next > pp->consumed &&
-		       (pp->ahead >= PRE_AHEAD_BYTES || pp->next - pp->consumed >= PRE_AHEAD_FOLDERS))
+		       (pp->ahead >= PRE_AHEAD_BYTES || pp->next - pp->consumed >= pp->max_ahead))
 			pthread_cond_wait(&pp->cv, &pp->mu);
 		if (pp->stop || pp->next >= pp->n)
 			break;
@@ -1201,6 +1205,11 @@ static void prefetch_start(struct prefetch *pp, const struct hw_store *st,
 	memset(pp, 0, sizeof(*pp));
 	pp->st = st;
 	pp->rpool = rpool;
+	pp->max_ahead = PRE_AHEAD_FOLDERS;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 2 < pp->max_ahead)
+		pp->max_ahead = rl.rlim_cur / 2 > 4 ? (size_t)(rl.rlim_cur / 2) : 4;
 	pp->n = fl->n;
 	pp->v = hw_calloc(fl->n + 1, sizeof(*pp->v));
 	pp->pf = hw_calloc(fl->n + 1, sizeof(*pp->pf));
