@@ -1717,6 +1717,12 @@ int snap_window_parse(const char *mb, uint64_t *window_r)
 	return 1;
 }
 
+static void *trim_main(void *arg)
+{
+	snap_rpool_trim(arg);
+	return NULL;
+}
+
 int snap_create(struct snap_repo *r, const struct hw_store *st, const struct snap_create_opts *o,
 		struct snap_create_result *res, struct hw_error *err)
 {
@@ -1728,6 +1734,8 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	bool in_tx = false;
 	char *scope = scope_text(o);
 	sqlite3_stmt *s;
+	pthread_t trimmer;
+	bool trimming = false;
 	int ret = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -1808,6 +1816,11 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	prefetch_stop(&pre);
 	if (c.w != NULL && window_flush(&c, true, err) < 0)
 		goto out;
+	/* every read is done and every window in the pack: the chunks are
+	   given back on another thread while this one commits (the tail of
+	   the run is this thread alone, much of it waiting on fsync) */
+	snap_rcursor_end(&c.win_cur);
+	trimming = pthread_create(&trimmer, NULL, trim_main, &c.rpool) == 0;
 	if (c.w != NULL && snap_pack_writer_count(c.w) > 0 && commit_pack(&c, err) < 0)
 		goto out;
 	if (c.bulk && !o->dry_run) {
@@ -1856,6 +1869,8 @@ out:
 	prefetch_stop(&pre);
 	window_release(&c);
 	snap_rcursor_end(&c.win_cur);
+	if (trimming)
+		pthread_join(trimmer, NULL);
 	res->buf_bytes = (uint64_t)c.rpool.nall * SNAP_RCHUNK_BYTES;
 	snap_rpool_destroy(&c.rpool);   /* every buffer is let go by now */
 	snap_pack_writer_free(&c.w);

@@ -27,6 +27,7 @@ struct snap_rchunk {
 	struct snap_rpool *pool;
 	struct snap_rchunk *next;   /* in the pool's free list, or its list of all */
 	struct snap_rchunk *all;
+	bool trimmed;               /* taken off the pool, to be unmapped */
 	atomic_size_t refs;         /* buffers cut from it, +1 while a cursor fills it */
 	size_t used;                /* bytes from data, for the filling cursor only */
 	_Alignas(64) char data[];
@@ -68,12 +69,36 @@ void snap_rpool_destroy(struct snap_rpool *p)
 	   window and read-ahead first) */
 	while (ch != NULL) {
 		struct snap_rchunk *next = ch->all;
+		UNPOISON(ch->data, RCHUNK_DATA);
 		munmap(ch, SNAP_RCHUNK_BYTES);
 		ch = next;
 	}
 	p->free = p->all = NULL;
 	p->nall = 0;
 	pthread_mutex_destroy(&p->mu);
+}
+
+void snap_rpool_trim(struct snap_rpool *p)
+{
+	struct snap_rchunk *list, **pp;
+
+	pthread_mutex_lock(&p->mu);
+	list = p->free;
+	p->free = NULL;
+	for (struct snap_rchunk *ch = list; ch != NULL; ch = ch->next)
+		ch->trimmed = true;
+	for (pp = &p->all; *pp != NULL;)
+		if ((*pp)->trimmed)
+			*pp = (*pp)->all;
+		else
+			pp = &(*pp)->all;
+	pthread_mutex_unlock(&p->mu);
+	while (list != NULL) {
+		struct snap_rchunk *next = list->next;
+		UNPOISON(list->data, RCHUNK_DATA);   /* the range may be mapped again */
+		munmap(list, SNAP_RCHUNK_BYTES);
+		list = next;
+	}
 }
 
 static struct snap_rchunk *chunk_get(struct snap_rpool *p)

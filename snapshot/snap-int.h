@@ -36,6 +36,7 @@ void snap_packs_unlock(struct snap_repo *r);
      p = snap_rcursor_take(&cur, n, &chunk);           NULL: use malloc
      ... snap_rbuf_release(&buf, &chunk);              malloc'd or cut
      snap_rcursor_end(&cur);                           the thread is done
+     snap_rpool_trim(&pool);                           optional: unmap the idle
      snap_rpool_destroy(&pool);                        every buffer let go */
 #define SNAP_RCHUNK_BYTES ((size_t)4 << 20)
 #define SNAP_RBUF_MAX ((size_t)256 << 10)   /* larger: malloc */
@@ -43,7 +44,7 @@ struct snap_rchunk;
 struct snap_rpool {
 	pthread_mutex_t mu;
 	struct snap_rchunk *free, *all;
-	size_t nall;
+	size_t nall;                /* chunks mapped over the pool's life */
 };
 struct snap_rcursor {
 	struct snap_rpool *pool;
@@ -51,6 +52,8 @@ struct snap_rcursor {
 };
 void snap_rpool_init(struct snap_rpool *p);
 void snap_rpool_destroy(struct snap_rpool *p);
+/* unmap the chunks no buffer uses now (any thread; the pool stays usable) */
+void snap_rpool_trim(struct snap_rpool *p);
 char *snap_rcursor_take(struct snap_rcursor *cur, size_t n, struct snap_rchunk **chunk_r);
 void snap_rcursor_end(struct snap_rcursor *cur);
 void snap_rchunk_put(struct snap_rchunk *ch);

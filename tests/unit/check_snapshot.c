@@ -416,6 +416,22 @@ START_TEST(test_rbuf_chunks)
 			if (keep[k] != 'k')
 				ck_abort_msg("kept buffer overwritten at %zu in round %d", k, round);
 	}
+	/* trimmed: the idle chunks unmapped, the kept buffer's chunk stays,
+	   and the pool maps new ones when asked again */
+	ck_assert_ptr_nonnull(pool.free);
+	snap_rpool_trim(&pool);
+	ck_assert_ptr_null(pool.free);
+	ck_assert_ptr_nonnull(pool.all);
+	for (size_t k = 0; k < 1000; k++)
+		ck_assert_int_eq(keep[k], 'k');
+	size_t nall_trimmed = pool.nall;
+	char *again = snap_rcursor_take(&cur, 5000, &ch[0]);
+	ck_assert_ptr_nonnull(again);
+	memset(again, 'a', 5000);
+	ck_assert_uint_eq(pool.nall, nall_trimmed + 1);
+	b[0] = (struct hw_buf){ again, 5000, 5000 };
+	snap_rbuf_release(&b[0], &ch[0]);
+	snap_rcursor_end(&cur);
 	struct hw_buf kb = { keep, 999, 1000 };
 	snap_rbuf_release(&kb, &keep_ch);
 	ck_assert_ptr_null(keep_ch);
