@@ -235,6 +235,8 @@ static int snapshot_create(int argc, char **argv)
 	hw_printer_uint(p, "bytes_added", res.bytes_added);
 	hw_printer_uint(p, "pack_bytes", res.pack_bytes);
 	hw_printer_uint(p, "skipped", res.skipped);
+	hw_printer_uint(p, "lost", res.lost);
+	hw_printer_uint(p, "repaired", res.repaired);
 	hw_printer_real(p, "seconds", hw_monotonic() - t0, 3);
 	hw_printer_summary_end(p);
 	hw_printer_free(&p);

@@ -92,6 +92,11 @@ struct create_ctx {
 	int read_jobs;              /* threads reading and hashing files */
 	struct snap_rpool rpool;    /* buffers for small files: read-ahead's, window's */
 	struct snap_rcursor win_cur;   /* the window's copies of new content */
+	/* repair: content held only in segments a verify found damaged and no
+	   create of the whole store has looked for since; unchanged folders
+	   that held it are read again, and what is still there stored again */
+	struct snap_hmap lost;
+	bool repair;
 	bool path_new;              /* the current folder's path is new: no records */
 	bool repo_empty;            /* no content stored before this run: no lookups */
 	bool bulk;                  /* first snapshot: indexes built at the end */
@@ -393,6 +398,70 @@ check:
 	}
 	prev_files_free(pv, npv);
 	*same_r = same;
+	return 0;
+}
+
+/* repair mode: the contents of segments found damaged since the last
+   create of the whole store (a scan of snap_blob, only when there are) */
+static int load_lost(struct create_ctx *c, struct hw_error *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (c->o->full || c->repo_empty)
+		return 0;   /* everything is read and stored anyway */
+	s = snap_stmt(c->r, "SELECT 1 FROM snap_segment WHERE verified_at = ? LIMIT 1", err);
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, SNAP_SEGMENT_BAD);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return hw_catalog_error(c->r->cat, "damaged segments", err);
+	s = snap_stmt(c->r, "SELECT b.hash FROM snap_blob b WHERE b.segment_id IN"
+		      " (SELECT id FROM snap_segment WHERE verified_at = ?)", err);
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, SNAP_SEGMENT_BAD);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (sqlite3_column_bytes(s, 0) == 16) {
+			snap_hmap_put(&c->lost, sqlite3_column_blob(s, 0), 0);
+			c->res->lost++;
+		}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return hw_catalog_error(c->r->cat, "damaged segments", err);
+	c->repair = true;
+	hw_diag_info("%llu stored contents are only in segments snapshot verify found damaged: "
+		     "every folder that held one is read again, and what the store still has is "
+		     "stored again", (unsigned long long)c->res->lost);
+	return 0;
+}
+
+static bool is_lost(struct create_ctx *c, const uint8_t hash[16])
+{
+	return c->repair && snap_hmap_get(&c->lost, hash) != NULL;
+}
+
+/* repair mode: did this unchanged folder hold lost content? */
+static int folder_lost(struct create_ctx *c, const struct prev_folder *p, bool *lost_r,
+		       struct hw_error *err)
+{
+	struct prev_file *pv;
+	size_t npv;
+
+	*lost_r = false;
+	if (load_prev_files(c, p->fver_id, 0, &pv, &npv, err) < 0) {
+		if (err->errnum != EBADMSG)
+			return -1;
+		*lost_r = true;   /* read whole: snapshot_folder warns */
+		return 0;
+	}
+	for (size_t i = 0; i < npv && !*lost_r; i++)
+		*lost_r = is_lost(c, pv[i].hash);
+	prev_files_free(pv, npv);
 	return 0;
 }
 
@@ -991,6 +1060,8 @@ static int record_one(struct create_ctx *c, const char *relpath, const struct pr
 					 w->is_mrk ? NULL : w, w->sb.st_mtim.tv_sec, w->kind,
 					 &fm, err) < 0)
 			goto out;
+		if (!known && is_lost(c, w->hash))
+			c->res->repaired++;
 	}
 	ret = 0;
 out:
@@ -1344,6 +1415,12 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct pre
 	}
 	if (folder_unchanged(c, fd, p, &d, &same, err) < 0)
 		goto out;
+	if (same && c->repair) {
+		bool lost;
+		if (folder_lost(c, p, &lost, err) < 0)
+			goto out;
+		same = !lost;
+	}
 	c->res->folders++;
 	if (same) {
 		c->res->files += (uint64_t)p->files;
@@ -1413,7 +1490,8 @@ static int snapshot_folder(struct create_ctx *c, const char *relpath, struct pre
 		msghdr_init(&w->h);
 		pf = npv > 0 ? bsearch(&pkey, pv, npv, sizeof(pv[0]), cmp_prev_file) : NULL;
 		if (!c->o->full && !w->is_mrk && pf != NULL && pf->ino == (int64_t)sb.st_ino &&
-		    pf->size == (int64_t)sb.st_size && pf->mtime_ns == HW_TS_NS(sb.st_mtim)) {
+		    pf->size == (int64_t)sb.st_size && pf->mtime_ns == HW_TS_NS(sb.st_mtim) &&
+		    !is_lost(c, pf->hash)) {
 			/* same identity, same content: not read again */
 			w->rset_id = pf->rset_id;
 			w->idx = pf->idx;
@@ -1741,6 +1819,7 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	memset(res, 0, sizeof(*res));
 	hw_folder_list_init(&fl);
 	snap_hmap_init(&c.added);
+	snap_hmap_init(&c.lost);
 	snap_rpool_init(&c.rpool);
 	c.win_cur = (struct snap_rcursor){ &c.rpool, NULL };
 	/* reading, hashing and parsing run on every CPU; the catalog and the
@@ -1777,6 +1856,8 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 		goto out;
 	in_tx = true;
 	if (load_prev_folders(&c, err) < 0)
+		goto out;
+	if (load_lost(&c, err) < 0)
 		goto out;
 	if (start_bulk(&c, err) < 0)
 		goto out;
@@ -1841,6 +1922,21 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	sqlite3_bind_int64(s, 7, c.snap_id);
 	if (snap_step_done(r, s, "update snapshot", err) < 0)
 		goto out;
+	if (c.repair && o->nfolders == 0) {
+		/* every folder looked at: the next creates need not (a later
+		   verify that finds the segment still damaged starts it over) */
+		s = snap_stmt(r, "UPDATE snap_segment SET verified_at = ? WHERE verified_at = ?", err);
+		if (s == NULL)
+			goto out;
+		sqlite3_bind_int64(s, 1, SNAP_SEGMENT_BAD_REPAIRED);
+		sqlite3_bind_int64(s, 2, SNAP_SEGMENT_BAD);
+		if (snap_step_done(r, s, "mark damaged segments", err) < 0)
+			goto out;
+	}
+	if (c.repair)
+		hw_diag_info("%llu of the %llu contents only in damaged segments stored again; "
+			     "the rest is not in the store (snapshot verify lists the files)",
+			     (unsigned long long)res->repaired, (unsigned long long)res->lost);
 	if (o->dry_run) {
 		hw_catalog_rollback(r->cat);
 		in_tx = false;
@@ -1882,6 +1978,7 @@ out:
 	free(c.pb);
 	free(c.nrec);
 	snap_hmap_release(&c.added);
+	snap_hmap_release(&c.lost);
 	hw_cat_messages_free(c.sm, c.nsm);
 	free(c.sm_relpath);
 	hw_folder_list_release(&fl);

@@ -217,6 +217,10 @@ extern const size_t snap_nbulk_indexes;
    its content covers nothing and counts as not held until a verify reads
    it whole again */
 #define SNAP_SEGMENT_BAD (-1)
+/* ... and a create of the whole store has since stored again whatever of
+   its content the live store still had: the next creates need not look
+   at unchanged folders for it (any verified_at < 0 is damaged) */
+#define SNAP_SEGMENT_BAD_REPAIRED (-2)
 /* the WHERE of a snap_blob row (b) whose content is restorable as far as
    the catalog knows: not marked missing (uoff -1, from the 3 -> 4
    upgrade), in a segment not found damaged */

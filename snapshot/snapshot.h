@@ -95,6 +95,8 @@ struct snap_create_result {
 	uint64_t files_added, bytes_added;  /* new content stored */
 	uint64_t pack_bytes;        /* compressed bytes written */
 	uint64_t skipped;           /* vanished or unreadable (reported) */
+	uint64_t lost;              /* contents only in damaged segments (repair) */
+	uint64_t repaired;          /* of those, stored again from the live store */
 	uint64_t buf_bytes;         /* most memory in chunks for small files at once
 				       (read-ahead and window copies; not printed) */
 };

@@ -18,6 +18,7 @@ struct vblob {
 
 struct vseg {
 	int64_t id, offset, clen;
+	int64_t verified_at;        /* as the catalog had it */
 	char *pack;
 	struct hw_hash csum;
 	struct vblob *b;            /* the blobs the catalog puts there */
@@ -181,7 +182,7 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 	sqlite3_reset(s);
 	want = (size_t)ceil((double)res->total_segments * (o->percent > 0 ? o->percent : 100) / 100.0);
 	/* least recently verified first: successive sampled runs cover it all */
-	s = snap_stmt(r, "SELECT g.id, g.offset, g.clen, g.csum, k.name FROM snap_segment g"
+	s = snap_stmt(r, "SELECT g.id, g.offset, g.clen, g.csum, k.name, g.verified_at FROM snap_segment g"
 		      " JOIN snap_pack k ON k.id = g.pack_id ORDER BY g.verified_at, g.id LIMIT ?", err);
 	if (s == NULL)
 		goto out;
@@ -196,6 +197,7 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 		if (sqlite3_column_bytes(s, 3) == 16)
 			memcpy(v->csum.b, sqlite3_column_blob(s, 3), 16);
 		v->pack = hw_strdup((const char *)sqlite3_column_text(s, 4));
+		v->verified_at = sqlite3_column_int64(s, 5);
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
@@ -271,7 +273,10 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 	/* Remember what was checked. A bad segment gets verified_at -1: it
 	   stays first in line, and until a later run reads it whole again its
 	   content neither covers a live message (purge keeps the message) nor
-	   counts as held (snapshot create stores it again when it reads it) */
+	   counts as held (snapshot create stores it again when it reads it;
+	   the first create of the whole store after this looks in every folder
+	   that held it, and marks it SNAP_SEGMENT_BAD_REPAIRED, which a segment
+	   still damaged keeps) */
 	if (nseg > 0) {
 		int64_t now = hw_now_ns() / 1000000000LL;
 		if (hw_catalog_begin(r->cat, err) < 0)
@@ -282,7 +287,8 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 				hw_catalog_rollback(r->cat);
 				goto out;
 			}
-			sqlite3_bind_int64(s, 1, segs[i].damaged ? SNAP_SEGMENT_BAD : now);
+			sqlite3_bind_int64(s, 1, !segs[i].damaged ? now : segs[i].verified_at < 0 ?
+					   segs[i].verified_at : SNAP_SEGMENT_BAD);
 			sqlite3_bind_int64(s, 2, segs[i].id);
 			if (snap_step_done(r, s, "verified", err) < 0) {
 				hw_catalog_rollback(r->cat);

@@ -1,5 +1,6 @@
 # a corrupt segment: verify names it and the messages it affects; the other
-# packs still restore; verify --sample rolls over the repository
+# packs still restore; verify --sample rolls over the repository; the next
+# create stores the affected messages again from the live store
 . "$HW_TOP/tests/e2e/lib.sh"
 
 export HIWATER_STORE=$PWD/store HIWATER_STATE=$PWD/state
@@ -37,3 +38,23 @@ cmp out/ex.com/amy/md50000000001.msg store/ex.com/amy/md50000000001.msg || die "
 expect_exit 65 hw restore --to out2 ex.com/bob/md50000000001.msg
 grep_err "corrupt"
 [ ! -e out2/ex.com/bob/md50000000001.msg ] || die "a corrupt message was written"
+
+# the next create of the whole store reads bob's unchanged messages again
+# and stores them again: every snapshot restores them, the first one too
+expect_exit 0 hw snapshot create --json
+grep_out '"lost":3,'
+grep_out '"repaired":3,'
+grep_out '"files_read":3,'
+grep_err "3 stored contents are only in segments snapshot verify found damaged"
+expect_exit 0 hw restore --snapshot 1 --to out3 ex.com/bob
+for i in 1 2 3; do
+	cmp "out3/ex.com/bob/md5000000000$i.msg" "store/ex.com/bob/md5000000000$i.msg" ||
+		die "bob $i not restored from snapshot 1"
+done
+# once is enough: verify still finds the pack damaged, and the next create
+# reads nothing
+expect_exit 1 hw snapshot verify --json
+grep_out '"verdict":"damaged"'
+expect_exit 0 hw snapshot create --json
+grep_out '"lost":0,'
+grep_out '"files_read":0,'

@@ -154,6 +154,27 @@ START_TEST(test_missing_not_covered)
 }
 END_TEST
 
+/* the middle byte of the repository's oldest pack flipped (its first
+   pack: one segment here): *pack_r its path, *orig_r its bytes before */
+static void damage_first_pack(struct snap_repo *r, char **pack_r, char **orig_r, size_t *plen_r)
+{
+	sqlite3_stmt *s;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(hw_catalog_db(snap_repo_catalog(r)),
+					    "SELECT name FROM snap_pack ORDER BY id LIMIT 1", -1, &s,
+					    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	*pack_r = hw_asprintf("%s/repo/packs/%s", dir, (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	*orig_r = tl_read_file(*pack_r, plen_r);
+	ck_assert_ptr_nonnull(*orig_r);
+	ck_assert_int_eq(chmod(*pack_r, 0644), 0);
+	int fd = open(*pack_r, O_WRONLY);
+	char x = (char)((*orig_r)[*plen_r / 2] ^ 0x55);
+	ck_assert_int_eq(pwrite(fd, &x, 1, (off_t)(*plen_r / 2)), 1);
+	close(fd);
+}
+
 /* A segment verify finds damaged: its content covers no live message
    (purge would delete the only good copy) and counts as not held, so the
    same content coming by again is stored again; then it covers again. A
@@ -171,37 +192,29 @@ START_TEST(test_damaged_not_covered)
 	struct snap_verify_result vr;
 	struct snap_create_opts o = { 0 };
 	struct snap_create_result res;
-	char *store = tl_path(dir, "store"), *packs = tl_path(dir, "repo/packs");
-	struct hw_dir d;
+	char *store = tl_path(dir, "store"), *pack, *orig;
+	size_t plen;
 
 	ck_assert_int_eq(snap_covered(r, q, 2, &err), 2);
-	/* one pack of one segment: damage its middle byte */
-	hw_dir_init(&d);
-	int pfd = open(packs, O_RDONLY | O_DIRECTORY);
-	ck_assert_int_ge(pfd, 0);
-	ck_assert_int_eq(hw_dir_read(pfd, packs, false, &d, &err), 1);
-	ck_assert_uint_eq(d.n, 1);
-	char *pack = tl_path(packs, d.v[0].name);
-	size_t plen;
-	char *orig = tl_read_file(pack, &plen);
-	ck_assert_ptr_nonnull(orig);
-	ck_assert_int_eq(chmod(pack, 0644), 0);
-	int fd = open(pack, O_WRONLY);
-	char x = (char)(orig[plen / 2] ^ 0x55);
-	ck_assert_int_eq(pwrite(fd, &x, 1, (off_t)(plen / 2)), 1);
-	close(fd);
+	damage_first_pack(r, &pack, &orig, &plen);
 	ck_assert_int_eq(snap_verify(r, &vo, NULL, NULL, &vr, &err), 1);
 	ck_assert_uint_eq(vr.bad_segments, 1);
 	ck_assert_int_eq(snap_covered(r, q, 2, &err), 0);
 	ck_assert(!q[0].covered_r && !q[1].covered_r);
-	/* the same content in a new file: stored again, and covered again */
-	tl_write_file(store, "ex.com/bob/md50000000003.msg", "Subject: x\n\nhello\n", 18, 0644);
+	/* the same content in a new file, in a folder of its own: stored
+	   again (the next create does, when it comes by), and covered again */
+	tl_mkdirs(store, "ex.com/ann");
+	tl_write_file(store, "ex.com/ann/md50000000003.msg", "Subject: x\n\nhello\n", 18, 0644);
+	char *ann = "ex.com/ann";
+	o.folders = &ann;
+	o.nfolders = 1;
 	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
 	ck_assert_uint_eq(res.files_added, 1);
+	ck_assert_uint_eq(res.repaired, 1);
 	ck_assert_int_eq(snap_covered(r, q, 2, &err), 1);
 	ck_assert(q[0].covered_r && !q[1].covered_r);
 	/* the damaged segment read whole again: good again */
-	fd = open(pack, O_WRONLY);
+	int fd = open(pack, O_WRONLY);
 	ck_assert_int_eq(pwrite(fd, orig + plen / 2, 1, (off_t)(plen / 2)), 1);
 	close(fd);
 	ck_assert_int_eq(snap_verify(r, &vo, NULL, NULL, &vr, &err), 1);
@@ -209,9 +222,71 @@ START_TEST(test_damaged_not_covered)
 	ck_assert_int_eq(snap_covered(r, q, 2, &err), 2);
 	free(orig);
 	free(pack);
-	close(pfd);
-	hw_dir_release(&d);
-	free(packs);
+	free(store);
+	snap_repo_free(&r);
+	hw_store_free(&st);
+}
+END_TEST
+
+/* Repair: after verify finds a segment damaged, the next create of the
+   whole store reads again the unchanged files whose content was only
+   there and stores it again, so that every snapshot restores them, the
+   older ones too; the create after that is back to reading nothing, and
+   a verify that finds the segment still damaged does not start it over. */
+START_TEST(test_damaged_repaired)
+{
+	struct hw_store *st;
+	struct snap_repo *r = make_snapshot(&st);
+	struct hw_error err;
+	struct snap_cover q[2] = {
+		{ .folder = "ex.com/bob", .file = "md50000000001.msg", .size = 18 },
+		{ .folder = "ex.com/bob", .file = "md50000000002.msg", .size = 18 },
+	};
+	struct snap_verify_opts vo = { .percent = 100 };
+	struct snap_verify_result vr;
+	struct snap_create_opts o = { 0 };
+	struct snap_create_result res;
+	char *store = tl_path(dir, "store"), *out = tl_path(dir, "out");
+	char *pack, *orig;
+	size_t plen;
+
+	/* a second folder, stored by a second snapshot in a second pack */
+	tl_mkdirs(store, "ex.com/eve");
+	tl_write_file(store, "ex.com/eve/md50000000001.msg", "Subject: e\n\neve\n", 16, 0644);
+	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+	ck_assert_uint_eq(res.files_added, 1);
+	damage_first_pack(r, &pack, &orig, &plen);
+	ck_assert_int_eq(snap_verify(r, &vo, NULL, NULL, &vr, &err), 1);
+	ck_assert_uint_eq(vr.bad_segments, 1);
+	ck_assert_int_eq(snap_covered(r, q, 2, &err), 0);
+
+	/* nothing changed in the store: bob is read again, eve is not */
+	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+	ck_assert_uint_eq(res.lost, 2);
+	ck_assert_uint_eq(res.repaired, 2);
+	ck_assert_uint_eq(res.files_added, 2);
+	ck_assert_uint_eq(res.folders_changed, 1);
+	ck_assert_int_eq(snap_covered(r, q, 2, &err), 2);
+	/* the first snapshot restores whole, from the new copies */
+	struct snap_restore_opts ro = { .to_dir = out, .snapshot = 1 };
+	char *path = "ex.com/bob";
+	ro.paths = &path;
+	ro.npaths = 1;
+	ck_assert_int_eq(snap_restore(r, NULL, &ro, NULL, NULL, &err), 2);
+	same_restored("ex.com/bob/md50000000001.msg");
+	same_restored("ex.com/bob/md50000000002.msg");
+
+	/* done once: the next create reads nothing, even after a verify
+	   that finds the segment still damaged */
+	ck_assert_int_eq(snap_verify(r, &vo, NULL, NULL, &vr, &err), 1);
+	ck_assert_uint_eq(vr.bad_segments, 1);
+	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+	ck_assert_uint_eq(res.lost, 0);
+	ck_assert_uint_eq(res.files_read, 0);
+	ck_assert_uint_eq(res.folders_changed, 0);
+	free(orig);
+	free(pack);
+	free(out);
 	free(store);
 	snap_repo_free(&r);
 	hw_store_free(&st);
@@ -1302,6 +1377,7 @@ int main(void)
 	tcase_add_test(tc, test_covered);
 	tcase_add_test(tc, test_missing_not_covered);
 	tcase_add_test(tc, test_damaged_not_covered);
+	tcase_add_test(tc, test_damaged_repaired);
 	tcase_add_test(tc, test_damaged_records_read_whole);
 	tcase_add_test(tc, test_prefetch_many_folders);
 	tcase_add_test(tc, test_skipped_file_later);
