@@ -1922,9 +1922,10 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	sqlite3_bind_int64(s, 7, c.snap_id);
 	if (snap_step_done(r, s, "update snapshot", err) < 0)
 		goto out;
-	if (c.repair && o->nfolders == 0) {
-		/* every folder looked at: the next creates need not (a later
-		   verify that finds the segment still damaged starts it over) */
+	if ((c.repair || o->full) && o->nfolders == 0 && res->skipped == 0) {
+		/* every file of the store looked at (nothing skipped: a folder
+		   left out would keep its unchanged version, and its lost content
+		   would not be looked for again): the next creates need not */
 		s = snap_stmt(r, "UPDATE snap_segment SET verified_at = ? WHERE verified_at = ?", err);
 		if (s == NULL)
 			goto out;
@@ -1935,8 +1936,10 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	}
 	if (c.repair)
 		hw_diag_info("%llu of the %llu contents only in damaged segments stored again; "
-			     "the rest is not in the store (snapshot verify lists the files)",
-			     (unsigned long long)res->repaired, (unsigned long long)res->lost);
+			     "the rest is not in %s (snapshot verify lists the files)",
+			     (unsigned long long)res->repaired, (unsigned long long)res->lost,
+			     o->nfolders > 0 ? "the folders named" : res->skipped > 0 ?
+			     "what could be read of the store" : "the store");
 	if (o->dry_run) {
 		hw_catalog_rollback(r->cat);
 		in_tx = false;

@@ -181,12 +181,16 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 		res->total_segments = (uint64_t)sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
 	want = (size_t)ceil((double)res->total_segments * (o->percent > 0 ? o->percent : 100) / 100.0);
-	/* least recently verified first: successive sampled runs cover it all */
+	/* least recently verified first: successive sampled runs cover it all;
+	   damaged ones first, but those whose content create has stored again
+	   (SNAP_SEGMENT_BAD_REPAIRED) last */
 	s = snap_stmt(r, "SELECT g.id, g.offset, g.clen, g.csum, k.name, g.verified_at FROM snap_segment g"
-		      " JOIN snap_pack k ON k.id = g.pack_id ORDER BY g.verified_at, g.id LIMIT ?", err);
+		      " JOIN snap_pack k ON k.id = g.pack_id ORDER BY g.verified_at = ?, g.verified_at,"
+		      " g.id LIMIT ?", err);
 	if (s == NULL)
 		goto out;
-	sqlite3_bind_int64(s, 1, (int64_t)want);
+	sqlite3_bind_int64(s, 1, SNAP_SEGMENT_BAD_REPAIRED);
+	sqlite3_bind_int64(s, 2, (int64_t)want);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		HW_GROW(segs, cap, nseg + 1);
 		struct vseg *v = &segs[nseg++];

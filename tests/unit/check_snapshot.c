@@ -260,6 +260,19 @@ START_TEST(test_damaged_repaired)
 	ck_assert_uint_eq(vr.bad_segments, 1);
 	ck_assert_int_eq(snap_covered(r, q, 2, &err), 0);
 
+	/* a create that skips bob (a symlink in its place) repairs nothing
+	   and leaves the segment to the next one */
+	char *bob = tl_path(store, "ex.com/bob"), *away = tl_path(dir, "bob.away");
+	ck_assert_int_eq(rename(bob, away), 0);
+	ck_assert_int_eq(symlink(away, bob), 0);
+	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+	ck_assert_uint_ge(res.skipped, 1);
+	ck_assert_uint_eq(res.lost, 2);
+	ck_assert_uint_eq(res.repaired, 0);
+	ck_assert_int_eq(unlink(bob), 0);
+	ck_assert_int_eq(rename(away, bob), 0);
+	free(bob);
+	free(away);
 	/* nothing changed in the store: bob is read again, eve is not */
 	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
 	ck_assert_uint_eq(res.lost, 2);
