@@ -179,9 +179,8 @@ static ZSTD_CCtx *zctx_get(void)
 	return cc;
 }
 
-/* one zstd frame of raw bytes, appended to out */
-int snap_zstd_frame(const void *raw, size_t len, int level, struct hw_buf *out,
-		      char *errmsg, size_t errsize)
+int snap_zstd_frame(const void *raw, size_t len, int level, bool segment, struct hw_buf *out,
+		    char *errmsg, size_t errsize)
 {
 	ZSTD_CCtx *cc = zctx_get();
 	size_t bound = ZSTD_compressBound(len), r;
@@ -195,7 +194,14 @@ int snap_zstd_frame(const void *raw, size_t len, int level, struct hw_buf *out,
 		out->data = hw_realloc(out->data, out->len + bound + 1);
 		out->cap = out->len + bound + 1;
 	}
-	r = ZSTD_compressCCtx(cc, out->data + out->len, out->cap - out->len, raw, len, level);
+	ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
+	r = ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
+	if (!ZSTD_isError(r) && segment)
+		r = ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, SNAP_SEG_WINDOW_LOG);
+	if (!ZSTD_isError(r) && segment)
+		r = ZSTD_CCtx_setParameter(cc, ZSTD_c_chainLog, SNAP_SEG_CHAIN_LOG);
+	if (!ZSTD_isError(r))
+		r = ZSTD_compress2(cc, out->data + out->len, out->cap - out->len, raw, len);
 	if (ZSTD_isError(r)) {
 		snprintf(errmsg, errsize, "zstd compression failed: %s", ZSTD_getErrorName(r));
 		return -1;
@@ -225,8 +231,8 @@ static void *worker_main(void *arg)
 		}
 		j->taken = true;
 		pthread_mutex_unlock(&w->mu);
-		int r = snap_zstd_frame(j->raw.data, j->raw.len, w->level, &j->z, j->errmsg,
-				   sizeof(j->errmsg));
+		int r = snap_zstd_frame(j->raw.data, j->raw.len, w->level, true, &j->z, j->errmsg,
+					sizeof(j->errmsg));
 		pthread_mutex_lock(&w->mu);
 		j->failed = r < 0;
 		j->done = true;

@@ -105,7 +105,7 @@ static int compress_blob(int format, const struct hw_buf *raw, struct hw_buf *ou
 		return 0;
 	}
 	hw_buf_addc(out, (char)format);
-	if (snap_zstd_frame(raw->data, raw->len, SNAP_ZSTD_LEVEL, out, msg, sizeof(msg)) < 0)
+	if (snap_zstd_frame(raw->data, raw->len, SNAP_ZSTD_LEVEL, false, out, msg, sizeof(msg)) < 0)
 		return hw_error_set(err, EIO, "%s", msg);
 	return 0;
 }
