@@ -89,6 +89,11 @@ struct create_ctx {
 	int64_t seg_base;           /* the pack's segment i gets id seg_base + i
 				       (0: not chosen yet); blob rows can then be
 				       written as each window is placed */
+	/* snap_msgid rows waiting: written once per window, many to a
+	   statement (a statement a row, a folder at a time, took 3-5% of a
+	   full snapshot's CPU) */
+	struct mid_row { int64_t h, rset_id; } *mids;
+	size_t nmids, cap_mids;
 	int read_jobs;              /* threads reading and hashing files */
 	struct snap_rpool rpool;    /* buffers for small files: read-ahead's, window's */
 	struct snap_rcursor win_cur;   /* the window's copies of new content */
@@ -573,6 +578,59 @@ static void *flusher_main(void *arg)
 	return NULL;
 }
 
+static int cmp_mid_row(const void *a, const void *b)
+{
+	const struct mid_row *x = a, *y = b;
+
+	if (x->h != y->h)
+		return x->h < y->h ? -1 : 1;
+	return x->rset_id < y->rset_id ? -1 : x->rset_id > y->rset_id;
+}
+
+/* the snap_msgid rows gathered so far, in key order, MID_ROWS_PER to a
+   statement (a statement's step costs more than the row it inserts) */
+#define MID_ROWS_PER 32
+static int write_mid_rows(struct create_ctx *c, struct hw_error *err)
+{
+	char sql_many[64 + MID_ROWS_PER * 6];
+	sqlite3_stmt *one, *many = NULL;
+	size_t i = 0, w = 0;
+
+	if (c->nmids == 0)
+		return 0;
+	hw_sort(c->mids, c->nmids, sizeof(c->mids[0]), cmp_mid_row);
+	for (size_t k = 0; k < c->nmids; k++)   /* the same ID twice in a folder: once */
+		if (w == 0 || cmp_mid_row(&c->mids[w - 1], &c->mids[k]) != 0)
+			c->mids[w++] = c->mids[k];
+	c->nmids = w;
+	size_t n = (size_t)snprintf(sql_many, sizeof(sql_many), "INSERT OR IGNORE INTO"
+				    " snap_msgid(msgid_h, rset_id) VALUES (?,?)");
+	for (int k = 1; k < MID_ROWS_PER; k++)
+		n += (size_t)snprintf(sql_many + n, sizeof(sql_many) - n, ",(?,?)");
+	if (c->nmids >= MID_ROWS_PER && (many = snap_stmt(c->r, sql_many, err)) == NULL)
+		return -1;
+	for (; i + MID_ROWS_PER <= c->nmids; i += MID_ROWS_PER) {
+		for (int k = 0; k < MID_ROWS_PER; k++) {
+			sqlite3_bind_int64(many, 2 * k + 1, c->mids[i + k].h);
+			sqlite3_bind_int64(many, 2 * k + 2, c->mids[i + k].rset_id);
+		}
+		if (snap_step_done(c->r, many, "insert message-id", err) < 0)
+			return -1;
+	}
+	one = snap_stmt(c->r, "INSERT OR IGNORE INTO snap_msgid(msgid_h, rset_id) VALUES (?,?)", err);
+	if (one == NULL)
+		return -1;
+	for (; i < c->nmids; i++) {
+		sqlite3_bind_int64(one, 1, c->mids[i].h);
+		sqlite3_bind_int64(one, 2, c->mids[i].rset_id);
+		/* snap_step_done resets it for the next row */
+		if (snap_step_done(c->r, one, "insert message-id", err) < 0)
+			return -1;
+	}
+	c->nmids = 0;
+	return 0;
+}
+
 static int cmp_pending_hash(const void *a, const void *b)
 {
 	return memcmp((*(struct pending_blob *const *)a)->hash,
@@ -696,6 +754,8 @@ static int window_flush(struct create_ctx *c, bool last, struct hw_error *err)
 	}
 	if (prev)
 		ret = window_collect(c, pfl, npfl, pret, &perr, true, err);
+	if (ret == 0)
+		ret = write_mid_rows(c, err);   /* while the flusher works */
 	if (inline_done) {
 		struct win_item *fl = c->fl;
 		size_t nfl = c->nfl;
@@ -1571,19 +1631,13 @@ read:
 		if (snap_step_done(c->r, s, "insert record set", err) < 0)
 			goto out;
 		rset_id = sqlite3_last_insert_rowid(hw_catalog_db(c->r->cat));
-		s = snap_stmt(c->r, "INSERT OR IGNORE INTO snap_msgid(msgid_h, rset_id) VALUES (?,?)",
-			      err);
-		if (s == NULL)
-			goto out;
 		for (size_t i = 0; i < c->nnrec; i++) {
 			const char *mid = c->nrec[i].message_id;
 			if (mid == NULL || c->nrec[i].kind != SNAP_KIND_MESSAGE)
 				continue;
-			/* snap_step_done resets it for the next row */
-			sqlite3_bind_int64(s, 1, snap_msgid_hash(mid, strlen(mid)));
-			sqlite3_bind_int64(s, 2, rset_id);
-			if (snap_step_done(c->r, s, "insert message-id", err) < 0)
-				goto out;
+			HW_GROW(c->mids, c->cap_mids, c->nmids + 1);
+			c->mids[c->nmids].h = snap_msgid_hash(mid, strlen(mid));
+			c->mids[c->nmids++].rset_id = rset_id;
 		}
 	}
 	for (size_t i = 0; i < nwv; i++) {
@@ -1902,6 +1956,8 @@ int snap_create(struct snap_repo *r, const struct hw_store *st, const struct sna
 	   the run is this thread alone, much of it waiting on fsync) */
 	snap_rcursor_end(&c.win_cur);
 	trimming = pthread_create(&trimmer, NULL, trim_main, &c.rpool) == 0;
+	if (write_mid_rows(&c, err) < 0)   /* no window, or none since the last */
+		goto out;
 	if (c.w != NULL && snap_pack_writer_count(c.w) > 0 && commit_pack(&c, err) < 0)
 		goto out;
 	if (c.bulk && !o->dry_run) {
@@ -1979,6 +2035,7 @@ out:
 	}
 	free(c.pf);
 	free(c.pb);
+	free(c.mids);
 	free(c.nrec);
 	snap_hmap_release(&c.added);
 	snap_hmap_release(&c.lost);

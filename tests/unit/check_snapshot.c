@@ -940,6 +940,71 @@ static int keep_row(void *ctx, const struct snap_find_row *row)
 	return 0;
 }
 
+/* The Message-ID rows are written in batches (a statement of many rows,
+   then the rest one by one), in key order: with 101 messages in each of
+   two folders (one ID twice in a folder, one ID in both), every ID is
+   found in every folder holding it, and a folder holds a row per ID once */
+START_TEST(test_msgid_rows)
+{
+	struct hw_error err;
+	struct hw_store *st;
+	struct snap_repo *r;
+	struct snap_create_opts o = { 0 };
+	struct snap_create_result res;
+	char *store = tl_path(dir, "store"), *repo = tl_path(dir, "repo");
+	const char *box[2] = { "ex.com/amy", "ex.com/bob" };
+
+	tl_mkdirs(dir, "repo");
+	tl_mkdirs(dir, "store/ex.com");
+	for (int b = 0; b < 2; b++) {
+		tl_mkdirs(store, box[b]);
+		for (int i = 0; i < 101; i++) {
+			char rel[128], msg[128];
+			/* message 100 repeats message 0's ID; "both" is in both */
+			int id = i == 100 ? 0 : i;
+			snprintf(rel, sizeof(rel), "%s/md5%010d.msg", box[b], i + 1);
+			int len = i == 50 ? snprintf(msg, sizeof(msg), "Message-ID: <both@ex.com>\n"
+						     "Subject: %d\n\n%s\n", i, box[b]) :
+				  snprintf(msg, sizeof(msg), "Message-ID: <%c%d@ex.com>\nSubject: %d\n\n"
+					   "body %d\n", "ab"[b], id, i, i);
+			tl_write_file(store, rel, msg, (size_t)len, 0644);
+		}
+	}
+	ck_assert_int_eq(hw_store_open(store, &st, &err), 1);
+	ck_assert_int_eq(snap_repo_open(repo, true, &r, &err), 1);
+	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+	ck_assert_uint_eq(res.messages, 202);
+	sqlite3_stmt *s;
+	ck_assert_int_eq(sqlite3_prepare_v2(hw_catalog_db(snap_repo_catalog(r)),
+					    "SELECT count(*), count(DISTINCT msgid_h) FROM snap_msgid",
+					    -1, &s, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(s, 0), 200);   /* 100 IDs a folder */
+	ck_assert_int_eq(sqlite3_column_int(s, 1), 199);   /* "both" twice */
+	sqlite3_finalize(s);
+	for (int b = 0; b < 2; b++)
+		for (int i = 0; i < 100; i++) {
+			char id[64];
+			if (i == 50)
+				continue;
+			snprintf(id, sizeof(id), "<%c%d@ex.com>", "ab"[b], i);
+			struct snap_find_query q = { .message_id = id };
+			struct frows f = { 0 };
+			ck_assert_int_eq(snap_find(r, &q, keep_row, &f, &err), i == 0 ? 2 : 1);
+			ck_assert_int_eq(f.n, i == 0 ? 2 : 1);   /* a0: two files */
+			ck_assert_str_eq(f.folder, box[b]);
+		}
+	struct snap_find_query q = { .message_id = "both@ex.com" };
+	struct frows f = { 0 };
+	ck_assert_int_eq(snap_find(r, &q, keep_row, &f, &err), 2);
+	ck_assert_int_eq(f.n, 2);
+	snap_repo_free(&r);
+	hw_store_free(&st);
+	free(store);
+	free(repo);
+}
+END_TEST
+
 /* A repository written by hiwater 842c392 (catalog schema 3, made by
    tests/data/mkfixture-v3.sh: a pruned and repacked snapshot whose member
    names are partly text, partly derived) opens as schema 4: list, find,
@@ -1391,6 +1456,7 @@ int main(void)
 	tcase_add_test(tc, test_missing_not_covered);
 	tcase_add_test(tc, test_damaged_not_covered);
 	tcase_add_test(tc, test_damaged_repaired);
+	tcase_add_test(tc, test_msgid_rows);
 	tcase_add_test(tc, test_damaged_records_read_whole);
 	tcase_add_test(tc, test_prefetch_many_folders);
 	tcase_add_test(tc, test_skipped_file_later);
