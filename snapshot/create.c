@@ -587,14 +587,18 @@ static int cmp_mid_row(const void *a, const void *b)
 	return x->rset_id < y->rset_id ? -1 : x->rset_id > y->rset_id;
 }
 
-/* the snap_msgid rows gathered so far, in key order, MID_ROWS_PER to a
-   statement (a statement's step costs more than the row it inserts) */
-#define MID_ROWS_PER 32
+static void bind_mid_row(sqlite3_stmt *s, int p, size_t i, void *ctx)
+{
+	const struct mid_row *m = (const struct mid_row *)ctx + i;
+
+	sqlite3_bind_int64(s, p, m->h);
+	sqlite3_bind_int64(s, p + 1, m->rset_id);
+}
+
+/* the snap_msgid rows gathered so far, in key order */
 static int write_mid_rows(struct create_ctx *c, struct hw_error *err)
 {
-	char sql_many[64 + MID_ROWS_PER * 6];
-	sqlite3_stmt *one, *many = NULL;
-	size_t i = 0, w = 0;
+	size_t w = 0;
 
 	if (c->nmids == 0)
 		return 0;
@@ -602,33 +606,9 @@ static int write_mid_rows(struct create_ctx *c, struct hw_error *err)
 	for (size_t k = 0; k < c->nmids; k++)   /* the same ID twice in a folder: once */
 		if (w == 0 || cmp_mid_row(&c->mids[w - 1], &c->mids[k]) != 0)
 			c->mids[w++] = c->mids[k];
-	c->nmids = w;
-	size_t n = (size_t)snprintf(sql_many, sizeof(sql_many), "INSERT OR IGNORE INTO"
-				    " snap_msgid(msgid_h, rset_id) VALUES (?,?)");
-	for (int k = 1; k < MID_ROWS_PER; k++)
-		n += (size_t)snprintf(sql_many + n, sizeof(sql_many) - n, ",(?,?)");
-	if (c->nmids >= MID_ROWS_PER && (many = snap_stmt(c->r, sql_many, err)) == NULL)
-		return -1;
-	for (; i + MID_ROWS_PER <= c->nmids; i += MID_ROWS_PER) {
-		for (int k = 0; k < MID_ROWS_PER; k++) {
-			sqlite3_bind_int64(many, 2 * k + 1, c->mids[i + k].h);
-			sqlite3_bind_int64(many, 2 * k + 2, c->mids[i + k].rset_id);
-		}
-		if (snap_step_done(c->r, many, "insert message-id", err) < 0)
-			return -1;
-	}
-	one = snap_stmt(c->r, "INSERT OR IGNORE INTO snap_msgid(msgid_h, rset_id) VALUES (?,?)", err);
-	if (one == NULL)
-		return -1;
-	for (; i < c->nmids; i++) {
-		sqlite3_bind_int64(one, 1, c->mids[i].h);
-		sqlite3_bind_int64(one, 2, c->mids[i].rset_id);
-		/* snap_step_done resets it for the next row */
-		if (snap_step_done(c->r, one, "insert message-id", err) < 0)
-			return -1;
-	}
 	c->nmids = 0;
-	return 0;
+	return snap_insert_rows(c->r, "INSERT OR IGNORE INTO snap_msgid(msgid_h, rset_id) VALUES",
+				2, w, bind_mid_row, c->mids, "insert message-id", err);
 }
 
 static int cmp_pending_hash(const void *a, const void *b)
@@ -641,30 +621,39 @@ static int cmp_pending_hash(const void *a, const void *b)
    to the one before instead of at a random place of the b-tree). The
    segment ids are chosen ahead: this run holds the repository lock and
    its transaction, so nothing else adds a segment before commit_pack. */
+struct blob_rows {
+	struct pending_blob **v;
+	int64_t seg_base;
+};
+
+static void bind_blob_row(sqlite3_stmt *s, int p, size_t i, void *ctx)
+{
+	const struct blob_rows *br = ctx;
+	const struct pending_blob *b = br->v[i];
+
+	sqlite3_bind_blob(s, p, b->hash, 16, SQLITE_STATIC);
+	sqlite3_bind_int64(s, p + 1, br->seg_base + (int64_t)b->seg);
+	sqlite3_bind_int64(s, p + 2, (int64_t)b->uoff);
+	sqlite3_bind_int64(s, p + 3, b->size);
+}
+
 static int write_blob_rows(struct create_ctx *c, struct pending_blob **v, size_t n,
 			   struct hw_error *err)
 {
-	sqlite3_stmt *s;
+	struct blob_rows br = { v, 0 };
 
 	if (n == 0)
 		return 0;
 	if (c->seg_base == 0 && snap_next_segment_id(c->r, &c->seg_base, err) < 0)
 		return -1;
+	br.seg_base = c->seg_base;
 	hw_sort(v, n, sizeof(*v), cmp_pending_hash);
 	/* --full stores content again: the newest copy wins */
-	s = snap_stmt(c->r, "INSERT OR REPLACE INTO snap_blob(hash, segment_id, uoff, size)"
-		      " VALUES (?,?,?,?)", err);
-	if (s == NULL)
+	if (snap_insert_rows(c->r, "INSERT OR REPLACE INTO snap_blob(hash, segment_id, uoff, size)"
+			     " VALUES", 4, n, bind_blob_row, &br, "insert blob", err) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_bind_blob(s, 1, v[i]->hash, 16, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, c->seg_base + (int64_t)v[i]->seg);
-		sqlite3_bind_int64(s, 3, (int64_t)v[i]->uoff);
-		sqlite3_bind_int64(s, 4, v[i]->size);
-		if (snap_step_done(c->r, s, "insert blob", err) < 0)
-			return -1;
+	for (size_t i = 0; i < n; i++)
 		v[i]->written = true;
-	}
 	return 0;
 }
 

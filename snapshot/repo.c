@@ -165,6 +165,55 @@ int snap_step_done(struct snap_repo *r, sqlite3_stmt *s, const char *what, struc
 	return 0;
 }
 
+static void rows_sql(const char *head, int ncols, int nrows, struct hw_buf *sql)
+{
+	hw_buf_reset(sql);
+	hw_buf_add(sql, head, strlen(head));
+	for (int i = 0; i < nrows; i++) {
+		hw_buf_add(sql, i == 0 ? " (" : ",(", i == 0 ? 2 : 2);
+		for (int k = 0; k < ncols; k++)
+			hw_buf_add(sql, k == 0 ? "?" : ",?", k == 0 ? 1 : 2);
+		hw_buf_addc(sql, ')');
+	}
+	hw_buf_addc(sql, '\0');
+}
+
+int snap_insert_rows(struct snap_repo *r, const char *head, int ncols, size_t n,
+		     snap_bind_row_fn *bind, void *ctx, const char *what, struct hw_error *err)
+{
+	struct hw_buf sql;
+	sqlite3_stmt *s;
+	size_t i = 0;
+	int ret = -1;
+
+	hw_buf_init(&sql);
+	if (n >= SNAP_ROWS_PER) {
+		rows_sql(head, ncols, SNAP_ROWS_PER, &sql);
+		if ((s = snap_stmt(r, sql.data, err)) == NULL)
+			goto out;
+		for (; i + SNAP_ROWS_PER <= n; i += SNAP_ROWS_PER) {
+			for (int k = 0; k < SNAP_ROWS_PER; k++)
+				bind(s, 1 + k * ncols, i + (size_t)k, ctx);
+			if (snap_step_done(r, s, what, err) < 0)
+				goto out;
+		}
+	}
+	if (i < n) {
+		rows_sql(head, ncols, 1, &sql);
+		if ((s = snap_stmt(r, sql.data, err)) == NULL)
+			goto out;
+		for (; i < n; i++) {
+			bind(s, 1, i, ctx);
+			if (snap_step_done(r, s, what, err) < 0)
+				goto out;
+		}
+	}
+	ret = 0;
+out:
+	hw_buf_release(&sql);
+	return ret;
+}
+
 int snap_next_segment_id(struct snap_repo *r, int64_t *id_r, struct hw_error *err)
 {
 	sqlite3_stmt *s = snap_stmt(r, "SELECT coalesce(max(id), 0) + 1 FROM snap_segment", err);

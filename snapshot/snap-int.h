@@ -75,6 +75,13 @@ int snap_read_fd(int fd, const char *dir, const char *name, size_t size_hint, st
 /* prepared statement helpers: the catalog's cache, errors named */
 sqlite3_stmt *snap_stmt(struct snap_repo *r, const char *sql, struct hw_error *err);
 int snap_step_done(struct snap_repo *r, sqlite3_stmt *s, const char *what, struct hw_error *err);
+/* rows 0 .. n-1 by "HEAD (?,..),(?,..),..." statements of SNAP_ROWS_PER rows
+   (a statement's step costs more than a row it inserts), the rest one by
+   one; bind(s, p, i, ctx) binds row i's ncols values from parameter p on */
+#define SNAP_ROWS_PER 32
+typedef void snap_bind_row_fn(sqlite3_stmt *s, int p, size_t i, void *ctx);
+int snap_insert_rows(struct snap_repo *r, const char *head, int ncols, size_t n,
+		     snap_bind_row_fn *bind, void *ctx, const char *what, struct hw_error *err);
 /* the first id of the segments not yet in the catalog (max(id) + 1): a
    writer that holds the repository lock and its transaction can refer to
    its pack's segment i as that + i before their rows exist */
