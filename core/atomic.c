@@ -78,6 +78,11 @@ int hw_atomic_write(struct hw_atomic *a, const void *buf, size_t len, struct hw_
 {
 	if (hw_io_write_all(a->fd, buf, len) < 0)
 		return fail(a, "write", a->tmpname, err);
+	a->written += (off_t)len;
+	if (a->written - a->kicked >= HW_ATOMIC_KICK) {
+		(void)hw_os_writeback_start(a->fd, a->kicked, a->written - a->kicked);
+		a->kicked = a->written;
+	}
 	return 1;
 }
 

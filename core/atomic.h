@@ -10,6 +10,8 @@
  *
  * begin:  temp file beside the target, ".hiwater-tmp.<pid>.<rand>.<name>",
  *         opened O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600 until commit.
+ * write:  appends; every HW_ATOMIC_KICK bytes the kernel is asked to start
+ *         writing them back, so that commit's fsync finds little left to do.
  * commit: fchmod to the requested mode, fsync the file, rename over the
  *         target, fsync the directory. A crash before the rename leaves the old
  *         file; after it, the new one. A failure at any step unlinks the temp
@@ -35,6 +37,8 @@
 struct hw_atomic {
 	int dirfd;        /* not owned */
 	int fd;           /* temp file, -1 when closed */
+	off_t written;    /* bytes written, of which */
+	off_t kicked;     /* ... write-back was started for (HW_ATOMIC_KICK) */
 	mode_t mode;
 	bool done;
 	char *dirpath;    /* for messages */
@@ -44,6 +48,7 @@ struct hw_atomic {
 
 int hw_atomic_begin(struct hw_atomic *a, int dirfd, const char *dirpath,
 		    const char *name, mode_t mode, struct hw_error *err);
+#define HW_ATOMIC_KICK ((off_t)8 << 20)
 int hw_atomic_write(struct hw_atomic *a, const void *buf, size_t len, struct hw_error *err);
 /* preserve the target's times (for rewrites of message files); optional */
 int hw_atomic_set_times(struct hw_atomic *a, const struct timespec times[2], struct hw_error *err);

@@ -44,6 +44,10 @@ size_t hw_extents_fragments(const struct hw_extent *v, size_t n);
 /* filesystem block size of fd */
 int hw_os_block_size(int fd, uint32_t *bs_r, struct hw_error *err);
 
+/* start writing back fd's dirty pages in [off, off + len), without waiting
+   (a hint: the fsync that follows reports any error); 0 when unsupported */
+int hw_os_writeback_start(int fd, off_t off, off_t len);
+
 /* preallocate len bytes (no size change if keep_size); 0 when unsupported */
 int hw_os_preallocate(int fd, const char *display_path, off_t len, bool keep_size,
 		      struct hw_error *err);

@@ -130,6 +130,11 @@ int hw_os_block_size(int fd, uint32_t *bs_r, struct hw_error *err)
 	return 1;
 }
 
+int hw_os_writeback_start(int fd, off_t off, off_t len)
+{
+	return sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE) == 0 ? 1 : 0;
+}
+
 int hw_os_preallocate(int fd, const char *display_path, off_t len, bool keep_size,
 		      struct hw_error *err)
 {

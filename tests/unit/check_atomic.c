@@ -167,6 +167,37 @@ START_TEST(test_begin_abort_and_times)
 }
 END_TEST
 
+/* a large file: write-back is started every HW_ATOMIC_KICK bytes as they
+   are written (the commit's fsync then finds little left), and the file
+   commits whole */
+START_TEST(test_write_kicks_writeback)
+{
+	struct hw_atomic a;
+	struct hw_error err;
+	size_t piece = (size_t)7 << 20;
+	char *buf = malloc(piece);
+	off_t want[3] = { 0, (off_t)14 << 20, (off_t)14 << 20 };
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(hw_atomic_begin(&a, dfd, DIRPATH, "big", 0644, &err), 1);
+	for (int i = 0; i < 3; i++) {
+		memset(buf, 'a' + i, piece);
+		ck_assert_int_eq(hw_atomic_write(&a, buf, piece, &err), 1);
+		ck_assert_int_eq(a.written, (off_t)(i + 1) * (off_t)piece);
+		ck_assert_int_eq(a.kicked, want[i]);
+	}
+	ck_assert_int_eq(hw_atomic_commit(&a, &err), 1);
+	size_t len;
+	char *path = tl_path(folder, "big"), *got = tl_read_file(path, &len);
+	ck_assert_uint_eq(len, 3 * piece);
+	for (size_t k = 0; k < len; k += 4096)
+		ck_assert_int_eq(got[k], 'a' + (int)(k / piece));
+	free(got);
+	free(path);
+	free(buf);
+}
+END_TEST
+
 /* a replace that must fail under spec, leaving the old file intact */
 static void check_failure(const char *spec, const char *step, const char *path, int errnum)
 {
@@ -323,6 +354,7 @@ static Suite *atomic_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_replace_create_and_replace);
 	tcase_add_test(tc, test_begin_abort_and_times);
+	tcase_add_test(tc, test_write_kicks_writeback);
 	tcase_add_test(tc, test_fault_write_enospc);
 	tcase_add_test(tc, test_fault_write_short);
 	tcase_add_test(tc, test_fault_fsync);
