@@ -104,7 +104,7 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/doc/hiwater/contrib/; done; true
 
 clean:
-	rm -rf build build-san hiwater bench/mkstore bench/floor
+	rm -rf build build-san hiwater bench/mkstore bench/floor bench/zparams
 
 # test suites that bring their own targets (crash harness, fuzzers)
 -include $(sort $(wildcard tests/*/*.mk))
