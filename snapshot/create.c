@@ -92,7 +92,7 @@ struct create_ctx {
 	/* snap_msgid rows waiting: written once per window, many to a
 	   statement (a statement a row, a folder at a time, took 3-5% of a
 	   full snapshot's CPU) */
-	struct mid_row { int64_t h, rset_id; } *mids;
+	struct mid_row { int64_t h, rset_id; } *mids;   /* at most MID_ROWS_MAX */
 	size_t nmids, cap_mids;
 	int read_jobs;              /* threads reading and hashing files */
 	struct snap_rpool rpool;    /* buffers for small files: read-ahead's, window's */
@@ -113,6 +113,7 @@ struct create_ctx {
 	size_t nsm;
 };
 
+#define MID_ROWS_MAX 65536         /* Message-ID rows gathered: 1 MB */
 #define READ_BATCH_FILES 512
 #define READ_BATCH_BYTES (32u << 20)
 #define READ_POOL_MIN_FILES 128     /* smaller batches are read on this thread */
@@ -1144,7 +1145,8 @@ static bool same_members(const struct prev_file *pv, size_t npv, const struct sn
    thread consumes them in folder order (catalog rows, pack). Folders are
    handed out one at a time, at most PRE_AHEAD_BYTES of read content
    and PRE_AHEAD_FOLDERS folders (each holds its directory open: small
-   folders add next to no bytes; half the open-file limit at most)
+   folders add next to no bytes; half the open-file limit left by the
+   other open files at most)
    waiting; a folder with more than
    PRE_FOLDER_BYTES to read is only listed and stat'ed there and read
    here in batches as before. */
@@ -1327,9 +1329,14 @@ static void prefetch_start(struct prefetch *pp, const struct hw_store *st,
 	pp->rpool = rpool;
 	pp->max_ahead = PRE_AHEAD_FOLDERS;
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur / 2 < pp->max_ahead)
-		pp->max_ahead = rl.rlim_cur / 2 > 4 ? (size_t)(rl.rlim_cur / 2) : 4;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		/* half of what the readers (a file each, here and in the main
+		   thread's batches), the catalog, the pack and the locks leave */
+		rlim_t other = 2 * (rlim_t)(jobs > 0 ? jobs : 1) + 32;
+		rlim_t half = rl.rlim_cur > other ? (rl.rlim_cur - other) / 2 : 0;
+		if (half < pp->max_ahead)
+			pp->max_ahead = half > 4 ? (size_t)half : 4;
+	}
 	pp->n = fl->n;
 	pp->v = hw_calloc(fl->n + 1, sizeof(*pp->v));
 	pp->pf = hw_calloc(fl->n + 1, sizeof(*pp->pf));
@@ -1628,6 +1635,9 @@ read:
 			c->mids[c->nmids].h = snap_msgid_hash(mid, strlen(mid));
 			c->mids[c->nmids++].rset_id = rset_id;
 		}
+		/* without a window (or one that seldom fills) they would pile up */
+		if (c->nmids >= MID_ROWS_MAX && write_mid_rows(c, err) < 0)
+			goto out;
 	}
 	for (size_t i = 0; i < nwv; i++) {
 		struct work *w = &wv[i];

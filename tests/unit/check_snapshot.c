@@ -951,10 +951,9 @@ START_TEST(test_msgid_rows)
 	struct snap_repo *r;
 	struct snap_create_opts o = { 0 };
 	struct snap_create_result res;
-	char *store = tl_path(dir, "store"), *repo = tl_path(dir, "repo");
+	char *store = tl_path(dir, "store"), *repo;
 	const char *box[2] = { "ex.com/amy", "ex.com/bob" };
 
-	tl_mkdirs(dir, "repo");
 	tl_mkdirs(dir, "store/ex.com");
 	for (int b = 0; b < 2; b++) {
 		tl_mkdirs(store, box[b]);
@@ -971,37 +970,44 @@ START_TEST(test_msgid_rows)
 		}
 	}
 	ck_assert_int_eq(hw_store_open(store, &st, &err), 1);
-	ck_assert_int_eq(snap_repo_open(repo, true, &r, &err), 1);
-	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
-	ck_assert_uint_eq(res.messages, 202);
-	sqlite3_stmt *s;
-	ck_assert_int_eq(sqlite3_prepare_v2(hw_catalog_db(snap_repo_catalog(r)),
-					    "SELECT count(*), count(DISTINCT msgid_h) FROM snap_msgid",
-					    -1, &s, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-	ck_assert_int_eq(sqlite3_column_int(s, 0), 200);   /* 100 IDs a folder */
-	ck_assert_int_eq(sqlite3_column_int(s, 1), 199);   /* "both" twice */
-	sqlite3_finalize(s);
-	for (int b = 0; b < 2; b++)
-		for (int i = 0; i < 100; i++) {
-			char id[64];
-			if (i == 50)
-				continue;
-			snprintf(id, sizeof(id), "<%c%d@ex.com>", "ab"[b], i);
-			struct snap_find_query q = { .message_id = id };
-			struct frows f = { 0 };
-			ck_assert_int_eq(snap_find(r, &q, keep_row, &f, &err), i == 0 ? 2 : 1);
-			ck_assert_int_eq(f.n, i == 0 ? 2 : 1);   /* a0: two files */
-			ck_assert_str_eq(f.folder, box[b]);
-		}
-	struct snap_find_query q = { .message_id = "both@ex.com" };
-	struct frows f = { 0 };
-	ck_assert_int_eq(snap_find(r, &q, keep_row, &f, &err), 2);
-	ck_assert_int_eq(f.n, 2);
-	snap_repo_free(&r);
+	/* with the reorder window (rows written as it goes into the pack),
+	   and without (rows written at the end) */
+	for (int mode = 0; mode < 2; mode++) {
+		o.window = mode == 0 ? 0 : SNAP_WINDOW_OFF;
+		repo = hw_asprintf("%s/repo%d", dir, mode);
+		ck_assert_int_eq(mkdir(repo, 0700), 0);
+		ck_assert_int_eq(snap_repo_open(repo, true, &r, &err), 1);
+		ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+		ck_assert_uint_eq(res.messages, 202);
+		sqlite3_stmt *s;
+		ck_assert_int_eq(sqlite3_prepare_v2(hw_catalog_db(snap_repo_catalog(r)),
+						    "SELECT count(*), count(DISTINCT msgid_h)"
+						    " FROM snap_msgid", -1, &s, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+		ck_assert_int_eq(sqlite3_column_int(s, 0), 200);   /* 100 IDs a folder */
+		ck_assert_int_eq(sqlite3_column_int(s, 1), 199);   /* "both" twice */
+		sqlite3_finalize(s);
+		for (int b = 0; b < 2; b++)
+			for (int i = 0; i < 100; i++) {
+				char id[64];
+				if (i == 50)
+					continue;
+				snprintf(id, sizeof(id), "<%c%d@ex.com>", "ab"[b], i);
+				struct snap_find_query q = { .message_id = id };
+				struct frows f = { 0 };
+				ck_assert_int_eq(snap_find(r, &q, keep_row, &f, &err), i == 0 ? 2 : 1);
+				ck_assert_int_eq(f.n, i == 0 ? 2 : 1);   /* a0: two files */
+				ck_assert_str_eq(f.folder, box[b]);
+			}
+		struct snap_find_query q = { .message_id = "both@ex.com" };
+		struct frows f = { 0 };
+		ck_assert_int_eq(snap_find(r, &q, keep_row, &f, &err), 2);
+		ck_assert_int_eq(f.n, 2);
+		snap_repo_free(&r);
+		free(repo);
+	}
 	hw_store_free(&st);
 	free(store);
-	free(repo);
 }
 END_TEST
 
