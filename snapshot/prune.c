@@ -95,6 +95,9 @@ struct pack_use {
 	int64_t id;
 	char *name;
 	int64_t size, total, live;
+	/* segments verify found damaged: with blobs still there / without
+	   (their content stored again by create, or no longer needed) */
+	bool damaged_live, damaged_dead;
 };
 
 struct live_blob {
@@ -495,6 +498,7 @@ int snap_prune(struct snap_repo *r, const struct snap_prune_opts *o, snap_prune_
 		goto out;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		HW_GROW(pu, cap_pu, npu + 1);
+		memset(&pu[npu], 0, sizeof(pu[npu]));
 		pu[npu].id = sqlite3_column_int64(s, 0);
 		pu[npu].name = hw_strdup((const char *)sqlite3_column_text(s, 1));
 		pu[npu].size = sqlite3_column_int64(s, 2);
@@ -505,6 +509,25 @@ int snap_prune(struct snap_repo *r, const struct snap_prune_opts *o, snap_prune_
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
 		hw_catalog_error(r->cat, "pack usage", err);
+		goto out;
+	}
+	/* damaged segments (few, if any: the index on verified_at finds them;
+	   the blob check scans snap_blob, which has no index by segment) */
+	s = snap_stmt(r, "SELECT g.pack_id, EXISTS (SELECT 1 FROM snap_blob b WHERE"
+		      " b.segment_id = g.id) FROM snap_segment g WHERE g.verified_at < 0", err);
+	if (s == NULL)
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		for (size_t i = 0; i < npu; i++)
+			if (pu[i].id == sqlite3_column_int64(s, 0)) {
+				if (sqlite3_column_int(s, 1))
+					pu[i].damaged_live = true;
+				else
+					pu[i].damaged_dead = true;
+			}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		hw_catalog_error(r->cat, "damaged segments", err);
 		goto out;
 	}
 	for (size_t i = 0; i < npu; i++) {
@@ -538,13 +561,20 @@ int snap_prune(struct snap_repo *r, const struct snap_prune_opts *o, snap_prune_
 	}
 	for (size_t i = 0; i < npu; i++) {
 		struct hw_error perr;
-		if (pu[i].live == 0 || pu[i].total == 0 ||
-		    (double)pu[i].live / (double)pu[i].total >= o->repack_below)
+		bool low = pu[i].total > 0 &&
+			   (double)pu[i].live / (double)pu[i].total < o->repack_below;
+		/* a damaged segment whose content is all elsewhere: the pack
+		   is rewritten without it, so that verify finds it whole again */
+		bool scrub = pu[i].damaged_dead && !pu[i].damaged_live;
+		if (pu[i].live == 0 || (!low && !scrub))
 			continue;
 		if (repack(r, &pu[i], o->jobs, &res->bytes_freed, &perr) < 0) {
 			hw_diag_error("%s", perr.msg);
 			continue;
 		}
+		if (scrub)
+			hw_diag_info("%s: rewritten without its damaged segment (its content is "
+				     "stored elsewhere)", pu[i].name);
 		res->packs_rewritten++;
 	}
 	compact_catalog(r);

@@ -306,6 +306,90 @@ START_TEST(test_damaged_repaired)
 }
 END_TEST
 
+/* A pack whose damaged segment holds nothing live any more (create stored
+   its content again elsewhere) is rewritten by the next prune without it,
+   whatever its live share: verify finds the repository whole again, and
+   the first snapshot still restores byte for byte. */
+START_TEST(test_damaged_scrubbed)
+{
+	struct hw_error err;
+	struct hw_store *st;
+	struct snap_repo *r;
+	struct snap_create_opts o = { 0 };
+	struct snap_create_result res;
+	struct snap_verify_opts vo = { .percent = 100 };
+	struct snap_verify_result vr;
+	struct snap_prune_opts po = { .keep_last = 10, .repack_below = 0.1 };
+	struct snap_prune_result pr;
+	char *store = tl_path(dir, "store"), *repo = tl_path(dir, "repo");
+	char *out = tl_path(dir, "out"), *pack, *orig;
+	size_t plen, n = (size_t)5 << 20;
+	char *body = malloc(n);
+	uint32_t x = 12345;
+
+	ck_assert_ptr_nonnull(body);
+	tl_mkdirs(dir, "repo");
+	tl_mkdirs(dir, "store/ex.com/bob");
+	/* two messages of 5 MB (base64-like text): a segment each */
+	for (int k = 0; k < 2; k++) {
+		int h = snprintf(body, n, "Subject: %c\n\n", 'a' + k);
+		for (size_t i = (size_t)h; i < n; i++) {
+			x = x * 1103515245u + 12345u;
+			body[i] = (i % 77 == 76) ? '\n' : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				"0123456789+/"[(x >> 16) % 64];
+		}
+		char rel[64];
+		snprintf(rel, sizeof(rel), "ex.com/bob/md5000000000%d.msg", k + 1);
+		tl_write_file(store, rel, body, n, 0644);
+	}
+	ck_assert_int_eq(hw_store_open(store, &st, &err), 1);
+	ck_assert_int_eq(snap_repo_open(repo, true, &r, &err), 1);
+	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+	sqlite3_stmt *s;
+	ck_assert_int_eq(sqlite3_prepare_v2(hw_catalog_db(snap_repo_catalog(r)),
+					    "SELECT count(*) FROM snap_segment", -1, &s, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(s, 0), 3);   /* a, b, the end blocks */
+	sqlite3_finalize(s);
+	/* damage the first segment only (its 1000th byte) */
+	damage_first_pack(r, &pack, &orig, &plen);
+	int fd = open(pack, O_WRONLY);
+	ck_assert_int_eq(pwrite(fd, orig + plen / 2, 1, (off_t)(plen / 2)), 1);
+	char bad = (char)(orig[1000] ^ 0x55);
+	ck_assert_int_eq(pwrite(fd, &bad, 1, 1000), 1);
+	close(fd);
+	ck_assert_int_eq(snap_verify(r, &vo, NULL, NULL, &vr, &err), 1);
+	ck_assert_uint_eq(vr.bad_segments, 1);
+	/* repaired by create; the old pack keeps the good segment, live */
+	ck_assert_int_eq(snap_create(r, st, &o, &res, &err), 1);
+	ck_assert_uint_eq(res.repaired, 1);
+	ck_assert_int_eq(snap_prune(r, &po, NULL, NULL, &pr, &err), 1);
+	ck_assert_uint_eq(pr.removed, 0);
+	ck_assert_uint_eq(pr.packs_rewritten, 1);
+	ck_assert_int_eq(snap_verify(r, &vo, NULL, NULL, &vr, &err), 1);
+	ck_assert_uint_eq(vr.bad_segments, 0);
+	struct snap_restore_opts ro = { .to_dir = out, .snapshot = 1 };
+	char *path = "ex.com/bob";
+	ro.paths = &path;
+	ro.npaths = 1;
+	ck_assert_int_eq(snap_restore(r, NULL, &ro, NULL, NULL, &err), 2);
+	same_restored("ex.com/bob/md50000000001.msg");
+	same_restored("ex.com/bob/md50000000002.msg");
+	/* nothing left to scrub: the next prune rewrites nothing */
+	ck_assert_int_eq(snap_prune(r, &po, NULL, NULL, &pr, &err), 1);
+	ck_assert_uint_eq(pr.packs_rewritten, 0);
+	free(body);
+	free(orig);
+	free(pack);
+	free(out);
+	free(store);
+	free(repo);
+	snap_repo_free(&r);
+	hw_store_free(&st);
+}
+END_TEST
+
 /* A damaged record set or listing in the catalog (the folder's previous
    version) does not stop every later snapshot: create warns, naming the
    folder, reads it whole and gives it a new version; that snapshot
@@ -1462,6 +1546,7 @@ int main(void)
 	tcase_add_test(tc, test_missing_not_covered);
 	tcase_add_test(tc, test_damaged_not_covered);
 	tcase_add_test(tc, test_damaged_repaired);
+	tcase_add_test(tc, test_damaged_scrubbed);
 	tcase_add_test(tc, test_msgid_rows);
 	tcase_add_test(tc, test_damaged_records_read_whole);
 	tcase_add_test(tc, test_prefetch_many_folders);
