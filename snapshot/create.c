@@ -1144,10 +1144,9 @@ static bool same_members(const struct prev_file *pv, size_t npv, const struct sn
    open, list, IMAP.MRK under the lock, stat, read, hash and parse; this
    thread consumes them in folder order (catalog rows, pack). Folders are
    handed out one at a time, at most PRE_AHEAD_BYTES of read content
-   and PRE_AHEAD_FOLDERS folders (each holds its directory open: small
-   folders add next to no bytes; half the open-file limit left by the
-   other open files at most)
-   waiting; a folder with more than
+   and PRE_AHEAD_FOLDERS folders waiting (each holds its directory open:
+   small folders add next to no bytes; at most half of what the other
+   open files leave of the open-file limit); a folder with more than
    PRE_FOLDER_BYTES to read is only listed and stat'ed there and read
    here in batches as before. */
 #define PRE_AHEAD_BYTES (16u << 20)
