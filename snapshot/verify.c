@@ -18,7 +18,6 @@ struct vblob {
 
 struct vseg {
 	int64_t id, offset, clen;
-	int64_t verified_at;        /* as the catalog had it */
 	char *pack;
 	struct hw_hash csum;
 	struct vblob *b;            /* the blobs the catalog puts there */
@@ -184,7 +183,7 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 	/* least recently verified first: successive sampled runs cover it all;
 	   damaged ones first, but those whose content create has stored again
 	   (SNAP_SEGMENT_BAD_REPAIRED) last */
-	s = snap_stmt(r, "SELECT g.id, g.offset, g.clen, g.csum, k.name, g.verified_at FROM snap_segment g"
+	s = snap_stmt(r, "SELECT g.id, g.offset, g.clen, g.csum, k.name FROM snap_segment g"
 		      " JOIN snap_pack k ON k.id = g.pack_id ORDER BY g.verified_at = ?, g.verified_at,"
 		      " g.id LIMIT ?", err);
 	if (s == NULL)
@@ -201,7 +200,6 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 		if (sqlite3_column_bytes(s, 3) == 16)
 			memcpy(v->csum.b, sqlite3_column_blob(s, 3), 16);
 		v->pack = hw_strdup((const char *)sqlite3_column_text(s, 4));
-		v->verified_at = sqlite3_column_int64(s, 5);
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
@@ -286,13 +284,18 @@ int snap_verify(struct snap_repo *r, const struct snap_verify_opts *o, snap_veri
 		if (hw_catalog_begin(r->cat, err) < 0)
 			goto out;
 		for (size_t i = 0; i < nseg; i++) {
-			s = snap_stmt(r, "UPDATE snap_segment SET verified_at = ? WHERE id = ?", err);
+			/* a damaged one keeps the mark the catalog has now (a
+			   create may have set SNAP_SEGMENT_BAD_REPAIRED while this
+			   run read the packs) */
+			s = snap_stmt(r, segs[i].damaged ?
+				      "UPDATE snap_segment SET verified_at = CASE WHEN verified_at < 0"
+				      " THEN verified_at ELSE ? END WHERE id = ?" :
+				      "UPDATE snap_segment SET verified_at = ? WHERE id = ?", err);
 			if (s == NULL) {
 				hw_catalog_rollback(r->cat);
 				goto out;
 			}
-			sqlite3_bind_int64(s, 1, !segs[i].damaged ? now : segs[i].verified_at < 0 ?
-					   segs[i].verified_at : SNAP_SEGMENT_BAD);
+			sqlite3_bind_int64(s, 1, segs[i].damaged ? SNAP_SEGMENT_BAD : now);
 			sqlite3_bind_int64(s, 2, segs[i].id);
 			if (snap_step_done(r, s, "verified", err) < 0) {
 				hw_catalog_rollback(r->cat);
