@@ -52,6 +52,12 @@ static void same_restored(const char *rel)
 	free(b);
 }
 
+/* the two messages make_snapshot stores, as purge asks about them */
+static const struct snap_cover bob_made[2] = {
+	{ .folder = "ex.com/bob", .file = "md50000000001.msg", .size = 18 },
+	{ .folder = "ex.com/bob", .file = "md50000000002.msg", .size = 18 },
+};
+
 static struct snap_repo *make_snapshot(struct hw_store **st_r)
 {
 	struct hw_error err;
@@ -119,15 +125,13 @@ START_TEST(test_missing_not_covered)
 	sqlite3 *db = hw_catalog_db(snap_repo_catalog(r));
 	struct hw_error err;
 	struct hw_hash h;
-	struct snap_cover q[2] = {
-		{ .folder = "ex.com/bob", .file = "md50000000001.msg", .size = 18 },
-		{ .folder = "ex.com/bob", .file = "md50000000002.msg", .size = 18 },
-	};
+	struct snap_cover q[2];
 	struct snap_create_opts o = { 0 };
 	struct snap_create_result res;
 	sqlite3_stmt *s;
 	char *store = tl_path(dir, "store");
 
+	memcpy(q, bob_made, sizeof(q));
 	hw_hash_buf("Subject: x\n\nhello\n", 18, &h);
 	ck_assert_int_eq(sqlite3_prepare_v2(db, "UPDATE snap_blob SET uoff = -1 WHERE hash = ?", -1,
 					    &s, NULL), SQLITE_OK);
@@ -184,10 +188,7 @@ START_TEST(test_damaged_not_covered)
 	struct hw_store *st;
 	struct snap_repo *r = make_snapshot(&st);
 	struct hw_error err;
-	struct snap_cover q[2] = {
-		{ .folder = "ex.com/bob", .file = "md50000000001.msg", .size = 18 },
-		{ .folder = "ex.com/bob", .file = "md50000000002.msg", .size = 18 },
-	};
+	struct snap_cover q[2];
 	struct snap_verify_opts vo = { .percent = 100 };
 	struct snap_verify_result vr;
 	struct snap_create_opts o = { 0 };
@@ -195,6 +196,7 @@ START_TEST(test_damaged_not_covered)
 	char *store = tl_path(dir, "store"), *pack, *orig;
 	size_t plen;
 
+	memcpy(q, bob_made, sizeof(q));
 	ck_assert_int_eq(snap_covered(r, q, 2, &err), 2);
 	damage_first_pack(r, &pack, &orig, &plen);
 	ck_assert_int_eq(snap_verify(r, &vo, NULL, NULL, &vr, &err), 1);
@@ -238,10 +240,7 @@ START_TEST(test_damaged_repaired)
 	struct hw_store *st;
 	struct snap_repo *r = make_snapshot(&st);
 	struct hw_error err;
-	struct snap_cover q[2] = {
-		{ .folder = "ex.com/bob", .file = "md50000000001.msg", .size = 18 },
-		{ .folder = "ex.com/bob", .file = "md50000000002.msg", .size = 18 },
-	};
+	struct snap_cover q[2];
 	struct snap_verify_opts vo = { .percent = 100 };
 	struct snap_verify_result vr;
 	struct snap_create_opts o = { 0 };
@@ -250,6 +249,7 @@ START_TEST(test_damaged_repaired)
 	char *pack, *orig;
 	size_t plen;
 
+	memcpy(q, bob_made, sizeof(q));
 	/* a second folder, stored by a second snapshot in a second pack */
 	tl_mkdirs(store, "ex.com/eve");
 	tl_write_file(store, "ex.com/eve/md50000000001.msg", "Subject: e\n\neve\n", 16, 0644);
